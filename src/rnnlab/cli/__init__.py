@@ -1,0 +1,1 @@
+"""rnnlab.cli: the ``rnnlab`` command. One module per subcommand (``add_arguments`` + ``run``)."""

@@ -1,0 +1,1 @@
+"""rnnlab.tasks: models for applications (recurrent body + head + loss + decoding)."""

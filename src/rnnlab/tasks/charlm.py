@@ -1,0 +1,143 @@
+"""The character-level language model: one-hot characters -> stacked RNN/LSTM/GRU -> linear head.
+
+It is exactly this PyTorch module, parameter for parameter (``docs/checkpoints.md``)::
+
+    rnn  = nn.LSTM(input_size=V, hidden_size=H, num_layers=L)     # or nn.RNN / nn.GRU
+    head = nn.Linear(H, V)
+    logits = head(rnn(one_hot(x))[0])                               # (T, B, V)
+
+Parameters live in one flat dict with PyTorch's ``state_dict`` keys (``rnn.weight_ih_l0`` ...
+``head.weight``, ``head.bias``); the recurrent body sees the same arrays without the prefix, so an
+optimizer updating ``params`` in place updates the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..data.vocab import CharVocab
+from ..engine import (
+    LossResult,
+    Recurrent,
+    RecurrentConfig,
+    State,
+    check_params,
+    linear_backward,
+    linear_forward,
+    linear_init,
+    softmax_cross_entropy,
+    zero_state,
+)
+from ..io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+FORMAT = "rnnlab.charlm/1"
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "default.safetensors"
+
+
+@dataclass(frozen=True)
+class CharLMConfig:
+    cell: str = "lstm"
+    hidden_size: int = 256
+    num_layers: int = 2
+    nonlinearity: str = "tanh"
+
+    def recurrent(self, vocab_size: int) -> RecurrentConfig:
+        return RecurrentConfig(self.cell, vocab_size, self.hidden_size, self.num_layers, self.nonlinearity)
+
+
+class CharLM:
+    def __init__(self, config: CharLMConfig, vocab: CharVocab, params: dict[str, np.ndarray] | None = None,
+                 *, rng: np.random.Generator | None = None, dtype=np.float32, init: str = "pytorch", **init_options):
+        self.config = config
+        self.vocab = vocab
+        V, H = len(vocab), config.hidden_size
+        rcfg = config.recurrent(V)
+        if params is None:
+            rng = np.random.default_rng(0) if rng is None else rng
+            body = Recurrent(rcfg, rng=rng, dtype=dtype, init=init, **init_options).params
+            weight, bias = linear_init(H, V, rng, dtype)
+            params = {f"rnn.{k}": v for k, v in body.items()} | {"head.weight": weight, "head.bias": bias}
+        else:
+            check_params(rcfg, params, prefix="rnn.")
+            want = {"head.weight": (V, H), "head.bias": (V,)}
+            for name, shape in want.items():
+                if name not in params or params[name].shape != shape:
+                    got = params[name].shape if name in params else "missing"
+                    raise ValueError(f"{name} must have shape {shape}, got {got}")
+            extra = sorted(set(params) - set(want) - {f"rnn.{k}" for k in rcfg.param_shapes()})
+            if extra:
+                raise ValueError(f"unexpected parameters: {extra}")
+        self.params = params
+        self.rnn = Recurrent(rcfg, {k[4:]: v for k, v in params.items() if k.startswith("rnn.")})
+
+    # ---- numbers -------------------------------------------------------------------------------
+    @property
+    def dtype(self):
+        return self.params["head.weight"].dtype
+
+    def zero_state(self, batch: int = 1) -> State:
+        return zero_state(self.rnn.config, batch, self.dtype)
+
+    def forward(self, x: np.ndarray, state: State | None = None, record: bool = False):
+        """x (T, B) character indices -> (logits (T, B, V), final State, caches)."""
+        out, final, cache = self.rnn.forward(x, state, record=record)  # out (T, B, H)
+        logits = linear_forward(out, self.params["head.weight"], self.params["head.bias"])  # (T, B, V)
+        return logits, final, (cache, out)
+
+    def loss_and_grads(self, x: np.ndarray, targets: np.ndarray, state: State | None = None):
+        """Mean cross-entropy of predicting targets (T, B) from x (T, B); gradients of every parameter.
+
+        Returns (LossResult, grads dict with the params' names, final State, engine Gradients).
+        """
+        logits, final, (cache, out) = self.forward(x, state)
+        result: LossResult = softmax_cross_entropy(logits, targets)
+        dout, dW, db = linear_backward(result.dlogits, out, self.params["head.weight"])  # dout (T, B, H)
+        g = self.rnn.backward(cache, dout)
+        grads = {f"rnn.{k}": v for k, v in g.params.items()} | {"head.weight": dW, "head.bias": db}
+        return result, grads, final, g
+
+    # ---- files ---------------------------------------------------------------------------------
+    def metadata(self, **extra) -> dict:
+        meta = {"format": FORMAT, "config": asdict(self.config), "vocab": self.vocab.chars}
+        meta.update(extra)
+        return meta
+
+    def save(self, path, **extra_meta) -> None:
+        save_checkpoint(path, self.params, self.metadata(**extra_meta))
+
+    @classmethod
+    def load(cls, path) -> "CharLM":
+        tensors, meta = load_checkpoint(path)
+        return cls.from_tensors(tensors, meta, source=str(path))
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, np.ndarray], meta: dict | None, source: str = "checkpoint") -> "CharLM":
+        if meta is None or "vocab" not in meta:
+            raise CheckpointError(f"{source}: no rnnlab metadata (a vocabulary is needed); "
+                                  "use CharLM.from_torch_state_dict to import a bare PyTorch state_dict")
+        try:
+            config = CharLMConfig(**meta["config"])
+            model = cls(config, CharVocab(meta["vocab"]), dict(tensors))
+        except (TypeError, ValueError, KeyError) as e:
+            raise CheckpointError(f"{source}: the tensors do not match the metadata ({e})") from None
+        model.meta = meta
+        return model
+
+    @classmethod
+    def from_torch_state_dict(cls, state_dict: dict, vocab: CharVocab, cell: str, nonlinearity: str = "tanh") -> "CharLM":
+        """Import ``{**rnn.state_dict() prefixed 'rnn.', **head.state_dict() prefixed 'head.'}``.
+
+        Accepts torch tensors or NumPy arrays; sizes are read from the shapes.
+        """
+        arrays = {k: (v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)) for k, v in state_dict.items()}
+        H = arrays["rnn.weight_hh_l0"].shape[1]
+        L = sum(1 for k in arrays if k.startswith("rnn.weight_hh_l"))
+        return cls(CharLMConfig(cell, H, L, nonlinearity), vocab, arrays)
+
+
+def load_model(path=None) -> CharLM:
+    """Load a char-LM checkpoint; None means the bundled default model."""
+    return CharLM.load(DEFAULT_MODEL_PATH if path is None else path)
