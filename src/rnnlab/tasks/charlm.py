@@ -13,6 +13,8 @@ optimizer updating ``params`` in place updates the model.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from ..engine import (
     linear_backward,
     linear_forward,
     linear_init,
+    log_softmax,
     softmax_cross_entropy,
     zero_state,
 )
@@ -35,6 +38,20 @@ from ..io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 FORMAT = "rnnlab.charlm/1"
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "default.safetensors"
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Mean cross-entropy of predicting each character of a text from all the characters before it."""
+
+    nats_per_char: float
+    bits_per_char: float
+    num_chars: int  # characters predicted: the stream's length minus one (the first is only read)
+    skipped: int = 0  # characters outside the vocabulary removed from the stream (skip_unknown=True)
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(self.nats_per_char)
 
 
 @dataclass(frozen=True)
@@ -99,6 +116,63 @@ class CharLM:
         grads = {f"rnn.{k}": v for k, v in g.params.items()} | {"head.weight": dW, "head.bias": db}
         return result, grads, final, g
 
+    # ---- sampling and evaluation (tasks/sampling.py, docs/sampling.md) --------------------------
+    def generate(self, prompt: str = "", length: int = 200, **options) -> str:
+        """The ``length`` characters generated after ``prompt`` (the prompt itself is not repeated).
+
+        Options as ``sampling.stream``: temperature, top_k, top_p, seed, greedy.
+        """
+        from .sampling import stream
+
+        return "".join(step.char for step in stream(self, prompt, length, **options))
+
+    def next_char_distribution(self, prompt: str, temperature: float = 1.0) -> list[tuple[str, float]]:
+        """All V characters with their probability of coming next after ``prompt``, most probable first.
+
+        An empty prompt means the start of a text, as in ``sampling.stream``.
+        """
+        from .sampling import check_options, distribution, prime
+
+        check_options(temperature)
+        _, logits = prime(self, prompt)
+        probs = distribution(logits, temperature)  # (V,) float64
+        order = np.argsort(-probs, kind="stable")  # (V,)
+        return [(self.vocab.chars[i], float(probs[i])) for i in order]
+
+    def evaluate(self, text: str, skip_unknown: bool = False, window: int = 1024,
+                 progress: Callable[[int, int], None] | None = None) -> EvalResult:
+        """Mean cross-entropy of predicting each character of ``text`` from all the characters before it.
+
+        The text is one continuous stream read from the zero state: character t+1 is predicted after
+        reading characters 0..t, so ``num_chars`` is the stream's length minus one.  The state is carried
+        from one window of ``window`` characters to the next and never reset, so ``window`` changes the
+        speed and memory only, not the result.  Characters outside the vocabulary raise VocabError
+        (naming them) or, with ``skip_unknown``, are removed from the stream before it is read.
+        ``progress(done, total)`` is called after each window.
+        """
+        if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+            raise ValueError(f"window must be a positive integer, got {window!r}")
+        ids = self.vocab.encode(text, skip_unknown=skip_unknown)  # (N,)
+        skipped = len(text) - len(ids)
+        if len(ids) < 2:
+            raise ValueError(f"evaluation needs at least 2 characters in the vocabulary (one to read, one to "
+                             f"predict), got {len(ids)}" + (f" after skipping {skipped}" if skipped else ""))
+        from .sampling import one_blas_thread
+
+        x, y = ids[:-1], ids[1:]  # (N-1,) read, (N-1,) predicted
+        total, n, state = 0.0, len(x), None
+        for start in range(0, n, window):
+            xs = x[start : start + window, None]  # (W, 1)
+            ys = y[start : start + window]  # (W,)
+            with one_blas_thread():  # batch 1: matrix-vector products, fastest on one thread
+                logits, state, _ = self.forward(xs, state)  # (W, 1, V)
+            logp = log_softmax(logits[:, 0].astype(np.float64))  # (W, V)
+            total -= float(logp[np.arange(len(ys)), ys].sum())
+            if progress is not None:
+                progress(min(start + window, n), n)
+        nats = total / n
+        return EvalResult(nats_per_char=nats, bits_per_char=nats / math.log(2.0), num_chars=n, skipped=skipped)
+
     # ---- files ---------------------------------------------------------------------------------
     def metadata(self, **extra) -> dict:
         meta = {"format": FORMAT, "config": asdict(self.config), "vocab": self.vocab.chars}
@@ -140,4 +214,7 @@ class CharLM:
 
 def load_model(path=None) -> CharLM:
     """Load a char-LM checkpoint; None means the bundled default model."""
+    if path is None and not DEFAULT_MODEL_PATH.exists():
+        raise CheckpointError(f"the bundled default model is not there ({DEFAULT_MODEL_PATH} does not exist); "
+                              "pass the path of a model checkpoint, e.g. one made with `rnnlab train`")
     return CharLM.load(DEFAULT_MODEL_PATH if path is None else path)
