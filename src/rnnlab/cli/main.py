@@ -14,6 +14,7 @@ import sys
 # subcommand -> module (add a line here for a new subcommand)
 COMMANDS: dict[str, str] = {
     "demo": "rnnlab.cli.demo",
+    "train": "rnnlab.cli.train",
 }
 
 

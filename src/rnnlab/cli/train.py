@@ -1,0 +1,233 @@
+"""``rnnlab train``: train a character-level language model on a named corpus or any text file.
+
+    rnnlab train tinyshakespeare --preset small --minutes 5
+    rnnlab train my_notes.txt --cell gru --hidden 128 --steps 2000 --out runs/notes
+    rnnlab train --config configs/default.toml            # a recipe file (the bundled model's)
+    rnnlab train --resume runs/notes                      # continue exactly where it stopped
+
+Shows a progress bar (loss, bits per character, characters per second, gradient norm), validates
+every ``eval_every`` steps (nats and bits per character, a short sample), and writes the run folder:
+``model.safetensors`` (best), ``last.resume.safetensors``, ``metrics.jsonl``, ``loss.png``.
+Ctrl-C saves a resumable checkpoint.  Exit codes: 0 done, 1 NaN loss or failed save, 2 bad input,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+HELP = "Train a character-level language model on a corpus or a text file."
+
+# CLI flag -> TrainConfig field
+FLAGS = {
+    "cell": "cell", "hidden": "hidden_size", "layers": "num_layers", "seq_len": "seq_len", "batch": "batch_size",
+    "lr": "lr", "clip": "clip", "dropout": "dropout", "minutes": "minutes", "steps": "steps", "seed": "seed",
+    "eval_every": "eval_every",
+}
+
+
+def add_arguments(p) -> None:
+    p.add_argument("corpus", nargs="?", metavar="FILE_OR_CORPUS",
+                   help="a text file, or a named corpus: tinyshakespeare, pydoc, stdlib (files are read from "
+                        "$RNNLAB_DATA_DIR, tinyshakespeare is downloaded if missing)")
+    p.add_argument("--preset", choices=["tiny", "small", "default"], default=None,
+                   help="named configuration (default: small); the flags below override it")
+    p.add_argument("--config", metavar="FILE", help="a recipe file (.toml or .json) with a [train] table of "
+                   "configuration keys and optionally corpus = ...; flags override it")
+    p.add_argument("--cell", choices=["lstm", "gru", "rnn"], help="recurrent cell")
+    p.add_argument("--hidden", type=int, help="hidden units per layer")
+    p.add_argument("--layers", type=int, help="stacked recurrent layers")
+    p.add_argument("--seq-len", type=int, help="characters per window of truncated backpropagation through time")
+    p.add_argument("--batch", type=int, help="contiguous streams per batch")
+    p.add_argument("--lr", type=float, help="peak learning rate (Adam)")
+    p.add_argument("--clip", type=float, help="clip the global gradient norm to this (0: off)")
+    p.add_argument("--dropout", type=float, help="dropout on each recurrent layer's output in training")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--minutes", type=float, help="training-time budget in minutes (validation not counted)")
+    budget.add_argument("--steps", type=int, help="number of optimizer steps (reproducible bit for bit)")
+    p.add_argument("--seed", type=int, help="random seed: initialization, batch offsets, dropout, samples")
+    p.add_argument("--eval-every", type=int, help="steps between validations and checkpoints")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="set any configuration key, e.g. --set warmup_steps=100 (repeatable)")
+    p.add_argument("--out", metavar="PATH", help="run folder (default: runs/<corpus>-<date-time>)")
+    p.add_argument("--resume", metavar="PATH", help="continue a run: its folder or its last.resume.safetensors")
+    p.add_argument("--encoding", default="utf-8", help="text encoding of FILE (default: utf-8)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar; print validations only")
+
+
+def parse_value(text: str):
+    import json
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def read_recipe(path) -> tuple[dict, str | None]:
+    """A recipe file -> (configuration keys, corpus or None)."""
+    import json
+    import tomllib
+    from pathlib import Path
+
+    from rnnlab.cli.main import UserError
+
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise UserError(f"{path}: cannot read the recipe ({e.strerror})") from None
+    try:
+        data = json.loads(raw) if path.suffix == ".json" else tomllib.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: not a valid recipe file ({e})") from None
+    unknown = sorted(set(data) - {"train", "corpus", "preset", "description"})
+    if unknown:
+        raise UserError(f"{path}: unknown top-level keys {unknown}; expected train, corpus, preset, description")
+    return data, data.get("corpus")
+
+
+def build_config(args):
+    from rnnlab.cli.main import UserError
+    from rnnlab.training import ConfigError, TrainConfig, preset
+
+    recipe, corpus = ({}, None) if not args.config else read_recipe(args.config)
+    try:
+        config = preset(args.preset or recipe.get("preset") or "small")
+        if recipe.get("train"):
+            config = TrainConfig.from_dict({**config.to_dict(), **recipe["train"]})
+        overrides = {field: getattr(args, flag) for flag, field in FLAGS.items() if getattr(args, flag) is not None}
+        if args.minutes is not None:
+            overrides["steps"] = None
+        if args.steps is not None:
+            overrides["minutes"] = None
+        for item in args.set:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise UserError(f"--set needs KEY=VALUE, got {item!r}")
+            overrides[key.strip().replace("-", "_")] = parse_value(value.strip())
+        return config.replace(**overrides), corpus
+    except ConfigError as e:
+        raise UserError(str(e)) from None
+
+
+def run(args) -> int:
+    import sys
+    import time
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from rnnlab.cli.main import UserError
+    from rnnlab.data import CorpusError, load_corpus
+    from rnnlab.training import TrainingError, read_resume, train_charlm
+
+    console = Console(stderr=False)
+    config, recipe_corpus = build_config(args)
+    source = args.corpus or recipe_corpus
+    out = args.out
+    if args.resume:
+        try:
+            _, meta = read_resume(args.resume)
+        except TrainingError as e:
+            raise UserError(str(e)) from None
+        source = source or meta.get("corpus", {}).get("name")
+        resume_dir = Path(args.resume) if Path(args.resume).is_dir() else Path(args.resume).parent
+        out = out or str(resume_dir)
+    if not source:
+        raise UserError("name a text file or a corpus (tinyshakespeare, pydoc, stdlib), or pass --resume")
+    try:
+        corpus = load_corpus(source, encoding=args.encoding, progress=_download_progress(console))
+    except CorpusError as e:
+        raise UserError(str(e)) from None
+    if out is None:
+        stem = Path(corpus.name).stem or "text"
+        out = str(Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+    view = TrainView(console, quiet=args.quiet)
+    try:
+        with view:
+            result = train_charlm(config, corpus.text, out, on_event=view.on_event, resume=args.resume,
+                                  corpus_name=corpus.name, corpus_sha256=corpus.sha256)
+    except TrainingError as e:
+        message = str(e)
+        if message.startswith(("cannot resume", corpus.name)) or "too short" in message or "is empty" in message:
+            raise UserError(message) from None
+        print(f"rnnlab train: error: {message}", file=sys.stderr)
+        return 1
+    if result.reason == "nan":
+        print(f"rnnlab train: error: {result.message}", file=sys.stderr)
+        return 1
+    if result.reason == "interrupted":
+        print(f"rnnlab train: {result.message}\n  continue with: rnnlab train --resume {out}", file=sys.stderr)
+        return 130
+    console.print(f"[bold green]done[/]: {result.message}")
+    console.print(f"  model      {result.model_path}\n  loss curve {Path(out) / 'loss.png'}\n"
+                  f"  metrics    {Path(out) / 'metrics.jsonl'}\n  try it     rnnlab generate {result.model_path}")
+    return 0
+
+
+def _download_progress(console):
+    state = {}
+
+    def progress(done: int, total: int | None) -> None:
+        if "bar" not in state:
+            from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
+            state["bar"] = Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(),
+                                    console=console, transient=True)
+            state["bar"].start()
+            state["task"] = state["bar"].add_task("downloading", total=total)
+        state["bar"].update(state["task"], completed=done)
+        if total is not None and done >= total:
+            state["bar"].stop()
+
+    return progress
+
+
+class TrainView:
+    """Renders the loop's events: a rich progress bar, validation lines, samples."""
+
+    def __init__(self, console, quiet: bool = False):
+        self.console, self.quiet = console, quiet
+        self.progress = None
+        self.task = None
+
+    def __enter__(self):
+        if not self.quiet:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                                     TimeElapsedColumn(), TextColumn("{task.fields[stats]}"), console=self.console)
+            self.progress.start()
+            self.task = self.progress.add_task("training", total=1000, stats="")
+        return self
+
+    def __exit__(self, *exc):
+        if self.progress is not None:
+            self.progress.stop()
+
+    def print(self, *a, **kw):
+        (self.progress.console if self.progress else self.console).print(*a, **kw)
+
+    def on_event(self, event: dict) -> None:
+        kind = event["kind"]
+        if kind == "start":
+            c, corpus = event["config"], event.get("corpus", {})
+            budget = f"{c['steps']} steps" if c["steps"] is not None else f"{c['minutes']:g} minutes"
+            if c["steps"] is not None and c["minutes"] is not None:
+                budget = f"{c['steps']} steps or {c['minutes']:g} minutes"
+            self.print(f"[bold]{'resuming' if event['resumed'] else 'training'}[/] a {c['cell'].upper()} "
+                       f"{c['num_layers']}x{c['hidden_size']} on {corpus.get('name')} ({corpus.get('chars', 0):,} "
+                       f"characters, last {c['val_fraction']:.0%} for validation), batch {c['batch_size']} x "
+                       f"window {c['seq_len']}, lr {c['lr']:g} ({c['schedule']}), budget {budget}")
+        elif kind == "step" and self.progress is not None:
+            stats = (f"step {event['step']}  loss {event['loss']:.3f}  {event['bpc']:.3f} bpc  "
+                     f"{event['items_per_sec']:,.0f} chars/s  |g| {event['grad_norm']:.2f}")
+            self.progress.update(self.task, completed=1000 * event["progress"], stats=stats)
+        elif kind == "eval":
+            mark = " [green]* best[/]" if event["best"] else ""
+            self.print(f"step {event['step']:>6}  validation {event['val_loss']:.4f} nats/char "
+                       f"({event['val_bpc']:.3f} bits/char){mark}")
+        elif kind == "sample":
+            from rich.text import Text
+
+            self.print(Text("  " + event["text"].replace("\n", "\n  "), style="dim italic"))
