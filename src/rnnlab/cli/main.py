@@ -15,6 +15,8 @@ import sys
 COMMANDS: dict[str, str] = {
     "demo": "rnnlab.cli.demo",
     "train": "rnnlab.cli.train",
+    "generate": "rnnlab.cli.generate",
+    "eval": "rnnlab.cli.eval",
 }
 
 
