@@ -253,3 +253,23 @@ def test_unicode_vocabulary_generates_unicode():
     model = random_model(text="héllo wörld ✓ 日本\n")
     text = model.generate("日", 50, seed=0)
     assert len(text) == 50 and set(text) <= set(model.vocab.chars)
+
+
+def test_a_step_runs_blas_on_one_thread_and_restores_the_thread_count_after():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from rnnlab.tasks.sampling import one_blas_thread
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        if not before or before == [1]:
+            pytest.skip("this BLAS cannot run two threads here")
+        with one_blas_thread():
+            assert blas_threads() == [1] * len(before)
+        assert blas_threads() == before
+        model = random_model()
+        list(stream(model, "ab", 5, seed=0))
+        assert blas_threads() == before

@@ -58,28 +58,41 @@ class SampleStep:
 
 
 # ---- the fast single step ------------------------------------------------------------------------
-_CONTROLLER = None
+_BLAS_LIBS = None  # threadpoolctl's controllers of the loaded BLAS libraries, found once
+
+
+class _OneBlasThread:
+    """Set every loaded BLAS library to one thread, and back on exit (only those that had more)."""
+
+    def __enter__(self):
+        self.saved = [(lib, n) for lib in _BLAS_LIBS if (n := lib.get_num_threads()) != 1]
+        for lib, _ in self.saved:
+            lib.set_num_threads(1)
+
+    def __exit__(self, *exc):
+        for lib, n in self.saved:
+            lib.set_num_threads(n)
+        return False
 
 
 def one_blas_thread():
     """A context in which BLAS runs on one thread (threadpoolctl; a no-op when it is not installed).
 
-    A batch-1 step is three or four small matrix-vector products; splitting each over threads buys
-    nothing, and on a busy machine every thread hand-off can wait for a scheduler slice:
-    ``benchmarks/generation_speed.py`` measured multi-threaded OpenBLAS 5-20x slower than one
-    thread here.  The limit is held only while a step computes, never across a ``yield``.
+    A batch-1 step is a few small matrix-vector products; splitting each over threads buys nothing,
+    and on a busy machine every thread hand-off can wait for a scheduler slice: on the shared 2-core
+    machine of ``benchmarks/RESULTS.md`` multi-threaded OpenBLAS made generation several times
+    slower.  The limit is held only while a step computes, never across a ``yield``.  (This is
+    threadpoolctl's ``limit(1, "blas")`` without its per-call library scan: ~1 us instead of ~10.)
     """
-    global _CONTROLLER
-    if _CONTROLLER is None:
+    global _BLAS_LIBS
+    if _BLAS_LIBS is None:
         try:
             from threadpoolctl import ThreadpoolController
         except ImportError:
-            _CONTROLLER = False
+            _BLAS_LIBS = []
         else:
-            _CONTROLLER = ThreadpoolController()
-    if _CONTROLLER is False:
-        return contextlib.nullcontext()
-    return _CONTROLLER.limit(limits=1, user_api="blas")
+            _BLAS_LIBS = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+    return _OneBlasThread() if _BLAS_LIBS else contextlib.nullcontext()
 
 
 def _sigmoid_(z: np.ndarray) -> np.ndarray:
