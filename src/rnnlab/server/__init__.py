@@ -1,0 +1,1 @@
+"""rnnlab.server: the local web app (FastAPI). ``create_app(settings)`` builds it; ``rnnlab serve`` runs it."""

@@ -1,0 +1,85 @@
+"""The server's errors and their JSON replies.
+
+Every error body is ``{"detail": ..., "message": "one readable line"}``.  Invalid input is 422 and
+its message names the field and its allowed range, e.g.
+``network.hidden_size must be between 2 and 64 (got 1000)``.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from .schemas.limits import RANGES
+
+
+class AppError(Exception):
+    status = 400
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message, self.field = message, field
+
+    def detail(self) -> list[dict] | str:
+        if self.field is None:
+            return self.message
+        return [{"loc": ["body", *self.field.split(".")], "msg": self.message, "type": "value_error"}]
+
+
+class InvalidInput(AppError):
+    status = 422
+
+
+class NotFound(AppError):
+    status = 404
+
+
+class Conflict(AppError):
+    status = 409
+
+
+class Busy(AppError):
+    status = 503
+
+
+RANGE_ERRORS = {"greater_than_equal", "less_than_equal", "greater_than", "less_than", "too_long", "string_too_long"}
+
+
+def describe_error(err: dict) -> str:
+    """One pydantic error -> 'field must be between lo and hi (got x)' or 'field: message'."""
+    loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+    field = ".".join(loc) or "request"
+    name = loc[-1] if loc else ""
+    got = err.get("input")
+    if err.get("type") in RANGE_ERRORS and name in RANGES:
+        lo, hi = RANGES[name]
+        if err["type"] in ("too_long", "string_too_long"):
+            return f"{field} must be at most {hi} characters (got {len(got) if hasattr(got, '__len__') else '?'})"
+        shown = repr(got)
+        return f"{field} must be between {lo} and {hi} (got {shown[:40]}{'...' if len(shown) > 40 else ''})"
+    msg = err.get("msg", "is invalid")
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    return f"{field}: {msg}"
+
+
+def validation_message(errors: list[dict]) -> str:
+    return "; ".join(describe_error(e) for e in errors[:5]) + (" ..." if len(errors) > 5 else "")
+
+
+def validation_body(errors: list[dict]) -> dict:
+    detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+              for e in errors]
+    return {"detail": jsonable_encoder(detail), "message": validation_message(errors)}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        return JSONResponse(validation_body(list(exc.errors())), status_code=422)
+
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError):
+        return JSONResponse({"detail": exc.detail(), "message": exc.message}, status_code=exc.status)

@@ -1,0 +1,1 @@
+"""Managers: the server's only callers of ``rnnlab.tasks`` and ``rnnlab.viz``; routers stay thin."""
