@@ -58,7 +58,7 @@ def train_charlm(config: TrainConfig, text: str, out: str | Path, *, on_event: C
         if meta.get("corpus", {}).get("sha256") not in (None, sha):
             raise TrainingError(f"cannot resume: the run was trained on another text "
                                 f"(sha256 {meta['corpus']['sha256'][:12]}..., this one {sha[:12]}...)")
-        vocab = CharVocab(meta["task"]["vocab"])
+        vocab = CharVocab(meta["task_state"]["vocab"])
         missing = vocab.unknown(text)
         if missing:
             raise TrainingError(f"cannot resume: the text has characters the run's vocabulary lacks: {missing[:10]}")

@@ -147,6 +147,12 @@ def fit(task, config: TrainConfig, out: str | Path, *, on_event: EventFn | None 
         should_stop: Callable[[], bool] | None = None, resume: tuple[dict, dict] | None = None,
         extra_meta: dict | None = None, clock: Callable[[], float] = time.perf_counter) -> TrainResult:
     """Train ``task`` under ``config``, writing the run folder ``out``; see the module docstring."""
+    with np.errstate(over="ignore", invalid="ignore"):  # non-finite values are caught by check_finite
+        return _fit(task, config, out, on_event=on_event, should_stop=should_stop, resume=resume,
+                    extra_meta=extra_meta, clock=clock)
+
+
+def _fit(task, config: TrainConfig, out: str | Path, *, on_event, should_stop, resume, extra_meta, clock):
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     extra_meta = dict(extra_meta or {})
@@ -168,7 +174,7 @@ def fit(task, config: TrainConfig, out: str | Path, *, on_event: EventFn | None 
         task_tensors, task_meta = task.resume_arrays()
         tensors |= {f"task.{k}": v for k, v in task_tensors.items()}
         meta = {"format": RESUME_FORMAT, "config": config.to_dict(), "counters": vars(counters).copy(),
-                "task": task_meta, **extra_meta}
+                **extra_meta, "task_state": task_meta}
         _save(lambda: save_checkpoint(out / RESUME_FILE, tensors, meta), out / RESUME_FILE)
 
     def validate() -> None:
@@ -294,6 +300,6 @@ def _restore(resume: tuple[dict, dict], task, optimizer, counters: Counters) -> 
     for name, value in saved.items():
         np.copyto(params[name], value)
     optimizer.load_state_dict({k[len("optim."):]: v for k, v in tensors.items() if k.startswith("optim.")})
-    task.load_resume_arrays({k[len("task."):]: v for k, v in tensors.items() if k.startswith("task.")}, meta["task"])
+    task.load_resume_arrays({k[len("task."):]: v for k, v in tensors.items() if k.startswith("task.")}, meta["task_state"])
     for key, value in meta["counters"].items():
         setattr(counters, key, value)

@@ -1,0 +1,68 @@
+"""``rnnlab train``: it trains from a file, resumes, and turns bad input into exit code 2 and one clear line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rnnlab.cli.main import main
+
+TEXT = "Now is the winter of our discontent made glorious summer by this sun of York.\n" * 30
+FAST = ["--preset", "tiny", "--hidden", "8", "--batch", "4", "--seq-len", "8", "--eval-every", "5", "--quiet"]
+
+
+def test_train_on_a_text_file_writes_a_model(tmp_path, capsys):
+    (tmp_path / "york.txt").write_text(TEXT)
+    code = main(["train", str(tmp_path / "york.txt"), *FAST, "--steps", "6", "--out", str(tmp_path / "run")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "validation" in out and "done" in out
+    assert (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_resume_continues_a_run_from_its_folder(tmp_path):
+    (tmp_path / "york.txt").write_text(TEXT)
+    assert main(["train", str(tmp_path / "york.txt"), *FAST, "--steps", "5", "--out", str(tmp_path / "r")]) == 0
+    assert main(["train", str(tmp_path / "york.txt"), "--resume", str(tmp_path / "r"), "--steps", "8", "--quiet"]) == 0
+    steps = [json.loads(x)["step"] for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()
+             if json.loads(x)["kind"] == "step"]
+    assert steps == list(range(1, 9))
+
+
+def test_a_recipe_file_sets_the_configuration_and_unknown_keys_are_errors(tmp_path, capsys):
+    (tmp_path / "york.txt").write_text(TEXT)
+    (tmp_path / "r.toml").write_text(f'corpus = "{tmp_path / "york.txt"}"\n[train]\nhidden_size = 8\nbatch_size = 4\n'
+                                     'seq_len = 8\nsteps = 3\neval_every = 3\nsample_length = 0\n')
+    assert main(["train", "--config", str(tmp_path / "r.toml"), "--quiet", "--out", str(tmp_path / "o")]) == 0
+    (tmp_path / "bad.toml").write_text("[train]\nhidden = 8\n")
+    assert main(["train", "york.txt", "--config", str(tmp_path / "bad.toml")]) == 2
+    assert "unknown configuration keys: ['hidden']" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "the file is empty"),
+    (b"\x7fELF\x02\x01\x01\x00\x00\x00", "binary file (a NUL byte at byte offset 7)"),
+    (b"hello \xff world", "not valid utf-8 text: byte 0xff at byte offset 6"),
+    (b"too short", "too short"),
+])
+def test_bad_files_exit_with_code_2_and_one_clear_line(tmp_path, capsys, content, message):
+    (tmp_path / "bad.txt").write_bytes(content)
+    code = main(["train", str(tmp_path / "bad.txt"), *FAST, "--steps", "2", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and err.startswith("rnnlab train: error:") and err.count("\n") == 1
+
+
+def test_a_missing_file_and_a_bad_setting_exit_with_code_2(tmp_path, capsys):
+    assert main(["train", str(tmp_path / "nope.txt")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    (tmp_path / "york.txt").write_text(TEXT)
+    assert main(["train", str(tmp_path / "york.txt"), "--set", "dropout=2"]) == 2
+    assert "dropout must be in" in capsys.readouterr().err
+
+
+def test_encoding_option_reads_other_encodings(tmp_path):
+    (tmp_path / "latin.txt").write_bytes(("Café crème, ça va. " * 40).encode("latin-1"))
+    assert main(["train", str(tmp_path / "latin.txt"), "--encoding", "latin-1", *FAST, "--steps", "2",
+                 "--out", str(tmp_path / "o")]) == 0
