@@ -296,7 +296,8 @@ def train(model: MemoryModel, config: TrainConfig, rng: np.random.Generator,
     start = time.perf_counter()
 
     def evaluate(step: int) -> bool:
-        scores = model.evaluate(held_out)
+        with np.errstate(over="ignore", invalid="ignore"):  # an exploding model scores inf or NaN, not a warning
+            scores = model.evaluate(held_out)
         result.evals.append({"step": step, **scores})
         metric = scores[model.metric_name]
         hit = config.target is not None and (metric <= config.target if task.regression else metric >= config.target)
