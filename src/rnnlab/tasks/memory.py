@@ -305,9 +305,9 @@ def train(model: MemoryModel, config: TrainConfig, rng: np.random.Generator,
             result.reached_target_at = step
         return hit
 
-    evaluate(0)
+    done = evaluate(0)
     step = 0
-    while config.steps is None or step < config.steps:
+    while not done and (config.steps is None or step < config.steps):
         if config.seconds is not None and time.perf_counter() - start >= config.seconds:
             break
         step += 1
@@ -329,8 +329,6 @@ def train(model: MemoryModel, config: TrainConfig, rng: np.random.Generator,
         done = step % config.eval_every == 0 and evaluate(step)
         if progress is not None:
             progress(step, result)
-        if done:
-            break
     if result.diverged is None and (not result.evals or result.evals[-1]["step"] != result.steps):
         evaluate(result.steps)
     result.seconds = time.perf_counter() - start
