@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "train": "rnnlab.cli.train",
     "generate": "rnnlab.cli.generate",
     "eval": "rnnlab.cli.eval",
+    "experiment": "rnnlab.cli.experiment",
 }
 
 
