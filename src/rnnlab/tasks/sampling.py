@@ -79,9 +79,10 @@ def one_blas_thread():
     """A context in which BLAS runs on one thread (threadpoolctl; a no-op when it is not installed).
 
     A batch-1 step is a few small matrix-vector products; splitting each over threads buys nothing,
-    and on a busy machine every thread hand-off can wait for a scheduler slice: on the shared 2-core
-    machine of ``benchmarks/RESULTS.md`` multi-threaded OpenBLAS made generation several times
-    slower.  The limit is held only while a step computes, never across a ``yield``.  (This is
+    and on a busy machine every thread hand-off can wait for a scheduler slice.  OpenBLAS keeps a
+    (256, 1024) product on one thread by itself, but splits (512, 1024) and larger ones: measured on
+    the shared 2-core machine of ``benchmarks/RESULTS.md``, those then took 4-100x longer than on one
+    thread.  The limit is held only while a step computes, never across a ``yield``.  (This is
     threadpoolctl's ``limit(1, "blas")`` without its per-call library scan: ~1 us instead of ~10.)
     """
     global _BLAS_LIBS
