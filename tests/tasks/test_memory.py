@@ -96,6 +96,17 @@ def test_the_adding_problem_is_learned_at_a_short_length():
     assert result.final["mse"] < 0.05  # predicting the mean scores ~0.167
 
 
+@pytest.mark.parametrize("clock", ["wall", "cpu"])
+def test_a_time_budget_stops_training_on_the_chosen_clock(clock):
+    task = make_task("first", 5)
+    model = MemoryModel(task, MemoryModelConfig("rnn", 8))
+    result = train(model, TrainConfig(steps=None, seconds=0.3, clock=clock, eval_batch=16), np.random.default_rng(0))
+    used = result.cpu_seconds if clock == "cpu" else result.seconds
+    assert result.steps > 0 and 0.3 <= used < 3.0
+    with pytest.raises(ValueError, match="clock must be one of"):
+        TrainConfig(seconds=1.0, clock="gpu")
+
+
 def exploding_model():
     """A ReLU RNN with W_hh = 1.5 I on 40 steps: its gradient norm is in the hundreds or more."""
     task = make_task("adding", 40)

@@ -36,7 +36,11 @@ def add_arguments(p) -> None:
     m.add_argument("--remedies", default="",
                    help=f"comma-separated remedies applied to every variant: {', '.join(REMEDIES)} (default: none)")
     m.add_argument("--steps", type=int, default=None, help="training steps per run (default: 1000 without --minutes)")
-    m.add_argument("--minutes", type=float, default=None, help="wall-clock budget per run in minutes")
+    m.add_argument("--minutes", type=float, default=None,
+                   help="time budget per run in minutes, on --clock (default: no time budget)")
+    m.add_argument("--clock", choices=["cpu", "wall"], default="cpu",
+                   help="what --minutes counts: this process's CPU time, fair on a busy shared machine, or "
+                        "wall-clock time (default: cpu)")
     m.add_argument("--target", type=float, default=None,
                    help="stop a run early once the held-out MSE <= target (adding) or accuracy >= target")
     m.add_argument("--seed", type=int, default=0, help="random seed for every run (default: 0)")
@@ -130,7 +134,7 @@ def run_one(task, variant: Variant, args, progress=None) -> dict:
     clip = ClipConfig(args.clip_kind, args.clip_threshold) if "clip" in r else ClipConfig()
     steps = args.steps if args.steps is not None or args.minutes is not None else 1000
     train_config = TrainConfig(steps=steps, seconds=None if args.minutes is None else 60 * args.minutes,
-                               batch_size=args.batch, lr=args.lr, clip=clip, eval_every=args.eval_every,
+                               clock=args.clock, batch_size=args.batch, lr=args.lr, clip=clip, eval_every=args.eval_every,
                                target=args.target)
     result = train(model, train_config, np.random.default_rng(args.seed + 1), progress)
     metric = model.metric_name
@@ -201,7 +205,7 @@ def run_memory(args, variants: list[Variant], lags: list[int]) -> int:
     if not out.parent.exists():
         raise UserError(f"the folder of --out does not exist: {out.parent}")
     console = Console()
-    budget = (f"{args.minutes:g} min" if args.minutes is not None else "") + (
+    budget = (f"{args.minutes:g} min ({args.clock} time)" if args.minutes is not None else "") + (
         f"{' / ' if args.minutes is not None else ''}{args.steps} steps" if args.steps is not None else "")
     console.print(f"[bold]memory experiment[/]: task {args.task}; "
                   f"variants {', '.join(v.label for v in variants)}; lags {lags}; "
@@ -246,6 +250,8 @@ def _argv(args) -> list[str]:
     for flag, value in [("--steps", args.steps), ("--minutes", args.minutes), ("--target", args.target)]:
         if value is not None:
             parts += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    if args.minutes is not None:
+        parts += ["--clock", args.clock]
     parts += ["--seed", str(args.seed), "--hidden", str(args.hidden), "--layers", str(args.layers),
               "--batch", str(args.batch), "--lr", f"{args.lr:g}"]
     if args.spectral_radius is not None:
