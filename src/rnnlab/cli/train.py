@@ -50,6 +50,8 @@ def add_arguments(p) -> None:
     p.add_argument("--out", metavar="PATH", help="run folder (default: runs/<corpus>-<date-time>)")
     p.add_argument("--resume", metavar="PATH", help="continue a run: its folder or its last.resume.safetensors")
     p.add_argument("--encoding", default="utf-8", help="text encoding of FILE (default: utf-8)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="BLAS threads (default: the library's choice; 1 is faster on a machine busy with other work)")
     p.add_argument("--quiet", action="store_true", help="no progress bar; print validations only")
 
 
@@ -132,6 +134,9 @@ def run(args) -> int:
         source = source or meta.get("corpus", {}).get("name")
         resume_dir = Path(args.resume) if Path(args.resume).is_dir() else Path(args.resume).parent
         out = out or str(resume_dir)
+        # the run's saved configuration is used; only an explicit --steps or --minutes changes its budget
+        if args.steps is None and args.minutes is None:
+            config = None
     if not source:
         raise UserError("name a text file or a corpus (tinyshakespeare, pydoc, stdlib), or pass --resume")
     try:
@@ -142,9 +147,11 @@ def run(args) -> int:
         stem = Path(corpus.name).stem or "text"
         out = str(Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}")
 
+    if args.threads is not None and args.threads < 1:
+        raise UserError(f"--threads must be >= 1, got {args.threads}")
     view = TrainView(console, quiet=args.quiet)
     try:
-        with view:
+        with view, _blas_threads(args.threads):
             result = train_charlm(config, corpus.text, out, on_event=view.on_event, resume=args.resume,
                                   corpus_name=corpus.name, corpus_sha256=corpus.sha256)
     except TrainingError as e:
@@ -163,6 +170,17 @@ def run(args) -> int:
     console.print(f"  model      {result.model_path}\n  loss curve {Path(out) / 'loss.png'}\n"
                   f"  metrics    {Path(out) / 'metrics.jsonl'}\n  try it     rnnlab generate {result.model_path}")
     return 0
+
+
+def _blas_threads(n):
+    """Limit BLAS to n threads for the run (threadpoolctl); no limit when n is None."""
+    from contextlib import nullcontext
+
+    if n is None:
+        return nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(n, "blas")
 
 
 def _download_progress(console):

@@ -9,8 +9,9 @@
 
 The vocabulary is built from the whole text (so validation has no unknown characters); the last
 ``val_fraction`` is validation.  ``resume=`` a run folder or a ``last.resume.safetensors`` continues
-that run: its configuration and vocabulary are used (only the budget, ``steps``/``minutes``, may be
-changed) and the text must be the one it was trained on (its sha256 is checked).
+that run: its configuration and vocabulary are used (only the budget, ``steps``/``minutes``, is taken
+from ``config``; pass ``config=None`` to keep the saved budget too) and the text must be the one it was
+trained on (its sha256 is checked).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def check_text(text: str, config: TrainConfig, source: str = "the text") -> tupl
     return train, val
 
 
-def train_charlm(config: TrainConfig, text: str, out: str | Path, *, on_event: Callable[[dict], None] | None = None,
+def train_charlm(config: TrainConfig | None, text: str, out: str | Path, *, on_event: Callable[[dict], None] | None = None,
                  should_stop: Callable[[], bool] | None = None, resume: str | Path | None = None,
                  corpus_name: str = "text", corpus_sha256: str | None = None) -> TrainResult:
     sha = corpus_sha256 or hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -54,7 +55,7 @@ def train_charlm(config: TrainConfig, text: str, out: str | Path, *, on_event: C
     if resume is not None:
         tensors, meta = read_resume(resume)
         saved = TrainConfig.from_dict(meta["config"])
-        config = saved.replace(**{k: getattr(config, k) for k in BUDGET_KEYS})
+        config = saved if config is None else saved.replace(**{k: getattr(config, k) for k in BUDGET_KEYS})
         if meta.get("corpus", {}).get("sha256") not in (None, sha):
             raise TrainingError(f"cannot resume: the run was trained on another text "
                                 f"(sha256 {meta['corpus']['sha256'][:12]}..., this one {sha[:12]}...)")
@@ -63,6 +64,8 @@ def train_charlm(config: TrainConfig, text: str, out: str | Path, *, on_event: C
         if missing:
             raise TrainingError(f"cannot resume: the text has characters the run's vocabulary lacks: {missing[:10]}")
         resume_data = (tensors, meta)
+    elif config is None:
+        raise TrainingError("a configuration is needed unless resuming")
     else:
         vocab = CharVocab.from_text(text)
     train, val = check_text(text, config, corpus_name)

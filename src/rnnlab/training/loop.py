@@ -244,7 +244,7 @@ def _fit(task, config: TrainConfig, out: str | Path, *, on_event, should_stop, r
         if reason == "time":
             message = f"finished the {config.minutes:g}-minute budget at step {counters.step}"
         else:
-            message = f"{'finished' if reason == 'steps' else 'stopped at'} step {counters.step}"
+            message = f"finished {counters.step} steps" if reason == "steps" else f"stopped at step {counters.step}"
         return finish(reason, message + _best_text(counters))
     except NonFiniteError as e:
         kept = (f"the last good checkpoint is {out / MODEL_FILE} (step {counters.best_step})"
