@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "generate": "rnnlab.cli.generate",
     "eval": "rnnlab.cli.eval",
     "experiment": "rnnlab.cli.experiment",
+    "serve": "rnnlab.cli.serve",
 }
 
 

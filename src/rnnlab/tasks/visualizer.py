@@ -48,6 +48,7 @@ from ..engine import (
     softmax,
     softmax_cross_entropy,
 )
+from .sampling import one_blas_thread
 
 CELLS = ("rnn", "lstm", "gru")
 ACTIVATIONS = ("tanh", "relu")
@@ -148,7 +149,7 @@ def _class_data(type_name, example, symbols, classes, description, targets=None,
 
 class Sine(SequenceType):
     name, label, kind = "sine", "Sine wave", "regression"
-    description = "Read x_t = sin(2π t / period + φ); predict the next value x_{t+1}."
+    description = "Read xₜ = sin(2πt / period + φ); predict the next value xₜ₊₁."
     examples = (
         Example("period12", "Period 12", {"period": 12.0}, "a smooth wave, 12 steps per cycle"),
         Example("period6", "Period 6 (fast)", {"period": 6.0}, "fewer samples per cycle"),
@@ -230,10 +231,10 @@ class Bits(SequenceType):
     name, label, kind = "bits", "Random bits (memory)", "classification"
     description = "Read random bits; the target needs memory: the bit k steps back, or a parity."
     examples = (
-        Example("delay1", "Echo the previous bit", {"delay": 1}, "y_t = x_{t-1}"),
-        Example("delay3", "Echo the bit 3 steps back", {"delay": 3}, "y_t = x_{t-3}"),
-        Example("delay5", "Echo the bit 5 steps back", {"delay": 5}, "y_t = x_{t-5}"),
-        Example("xor", "XOR of the last two bits", {"xor": True}, "y_t = x_t XOR x_{t-1}"),
+        Example("delay1", "Echo the previous bit", {"delay": 1}, "yₜ = xₜ₋₁"),
+        Example("delay3", "Echo the bit 3 steps back", {"delay": 3}, "yₜ = xₜ₋₃"),
+        Example("delay5", "Echo the bit 5 steps back", {"delay": 5}, "yₜ = xₜ₋₅"),
+        Example("xor", "XOR of the last two bits", {"xor": True}, "yₜ = xₜ XOR xₜ₋₁"),
     )
 
     def make(self, example, length, text="", rng=None):
@@ -424,6 +425,10 @@ class SequenceModel:
               max_steps: int = 100_000, on_progress: Callable[[TrainProgress], None] | None = None,
               should_stop: Callable[[], bool] | None = None, report_every: float = 0.05) -> list[TrainProgress]:
         """Adam on random variants of the sequence for `seconds` (or `max_steps`); returns the curve."""
+        with one_blas_thread():  # small matrices: threads only wait on each other
+            return self._train(spec, seconds, lr, batch, max_steps, on_progress, should_stop, report_every)
+
+    def _train(self, spec, seconds, lr, batch, max_steps, on_progress, should_stop, report_every):
         rng = np.random.default_rng(self.network.seed + 1)
         opt = Adam(lr=lr)
         history: list[TrainProgress] = []
@@ -468,7 +473,7 @@ def trace_json(model: SequenceModel, seq: SequenceData) -> dict:
     """Everything the page shows for one sequence, as lists of floats (rounded to 5 decimals)."""
     if not model.fits(seq):
         raise ValueError("the network does not fit this sequence (a different input or output size)")
-    with np.errstate(all="ignore"):  # an exploding network is shown, not refused
+    with np.errstate(all="ignore"), one_blas_thread():  # an exploding network is shown, not refused
         return _trace_json(model, seq)
 
 

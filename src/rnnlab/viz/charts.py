@@ -40,7 +40,7 @@ def distribution_spec(chars, probs, *, sampled: str | None = None, top: int = 10
         xaxis={"type": "category", "tickfont": {"size": 14, "family": "ui-monospace, SFMono-Regular, Menlo, monospace"}},
         yaxis={"title": {"text": "probability"}, "range": [0, 1.08], "tickformat": ".1f"},
         bargap=0.25,
-        margin={"l": 52, "r": 8, "t": 32, "b": 32},
+        margin={"l": 60, "r": 8, "t": 32, "b": 32},
     )
     return {"data": [trace], "layout": layout}
 

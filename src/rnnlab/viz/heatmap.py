@@ -57,7 +57,7 @@ def heatmap_spec(values, name: str = "h", *, step_labels=None, title: str | None
         "zmin": zmin, "zmax": zmax_,
         "colorscale": scale,
         "xgap": 1 if T <= 60 else 0, "ygap": 1 if H <= 40 else 0,
-        "colorbar": {"thickness": 10, "len": 0.9, "outlinewidth": 0, "title": {"text": name, "side": "right"}},
+        "colorbar": {"thickness": 10, "len": 0.9, "outlinewidth": 0, "title": {"text": name, "side": "top"}},
         "hovertemplate": f"step %{{x}}<br>unit %{{y}}<br>{name} = %{{z:.3f}}<extra></extra>",
     }
     if mid is not None:
@@ -75,7 +75,7 @@ def heatmap_spec(values, name: str = "h", *, step_labels=None, title: str | None
     return {"data": [trace], "layout": layout}
 
 
-def hidden_heatmap_spec(h, *, step_labels=None, title: str = "Hidden state h_t", zmax=None) -> dict:
+def hidden_heatmap_spec(h, *, step_labels=None, title: str = "Hidden state h<sub>t</sub>", zmax=None) -> dict:
     spec = heatmap_spec(h, "h", step_labels=step_labels, title=title, zmax=zmax)
     spec["layout"]["annotations"] = [{
         "text": theme.LEGEND, "showarrow": False, "xref": "paper", "yref": "paper", "x": 1, "y": 1.0,

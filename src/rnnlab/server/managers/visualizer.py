@@ -77,7 +77,8 @@ class VisualizerManager:
 
     @staticmethod
     def figures(data: dict) -> dict:
-        labels = [viz.display_char(c) for c in data["sequence"]["input_labels"]]
+        seq = data["sequence"]
+        labels = [viz.display_char(c) for c in seq["input_labels"]] if seq["kind"] == "classification" else None
         figs = {"hidden": viz.hidden_heatmap_spec(data["hidden"], step_labels=labels),
                 "prediction": viz.prediction_spec(data), "gates": {}}
         for name, values in data["gates"].items():

@@ -1,0 +1,68 @@
+// The page's only module that talks to the server: fetch for JSON, WebSocket for streams.
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.message) || `request failed with status ${status}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+async function request(method, path, body) {
+  const init = { method, headers: {} };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(path, init);
+  let data = null;
+  try {
+    data = await res.json();
+  } catch (e) {
+    data = null;
+  }
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+function socketUrl(path) {
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${proto}//${location.host}${path}`;
+}
+
+// Open a stream: send `body` first, call handlers[msg.type](msg) for each message.
+// Returns { stop() } which asks the server to stop and closes the socket.
+function stream(path, body, handlers) {
+  const ws = new WebSocket(socketUrl(path));
+  let closed = false;
+  ws.onopen = () => ws.send(JSON.stringify(body));
+  ws.onmessage = (event) => {
+    const msg = JSON.parse(event.data);
+    const fn = handlers[msg.type];
+    if (fn) fn(msg);
+  };
+  ws.onclose = (event) => {
+    closed = true;
+    if (handlers.close) handlers.close(event);
+  };
+  ws.onerror = () => {
+    if (handlers.error && !closed) handlers.error({ status: 0, message: "the connection to the server failed" });
+  };
+  return {
+    stop() {
+      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "stop" }));
+      setTimeout(() => ws.close(), 200);
+    },
+  };
+}
+
+export const api = {
+  health: () => request("GET", "/api/health"),
+  visualizerOptions: () => request("GET", "/api/visualizer/options"),
+  trace: (body) => request("POST", "/api/visualizer/trace", body),
+  train: (body, handlers) => stream("/api/visualizer/train", body, handlers),
+  models: () => request("GET", "/api/models"),
+  distribution: (modelId, body) => request("POST", `/api/models/${encodeURIComponent(modelId)}/distribution`, body),
+  generate: (body, handlers) => stream("/api/generate/stream", body, handlers),
+  openapi: () => request("GET", "/openapi.json"),
+};

@@ -1,0 +1,62 @@
+// Small formatting helpers shared by the views (no model logic).
+
+const SPECIAL = { " ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍" };
+
+// a character as a visible label (same symbols as rnnlab.viz.display_char)
+export function displayChar(c) {
+  if (c in SPECIAL) return SPECIAL[c];
+  const code = c.charCodeAt(0);
+  if (c.length === 1 && (code < 32 || code === 127)) return `\\x${code.toString(16).padStart(2, "0")}`;
+  return c;
+}
+
+export function num(v, digits = 3) {
+  if (v === null || v === undefined || !Number.isFinite(v)) return "–";
+  if (Math.abs(v) >= 1e4) return v.toExponential(2);
+  return v.toFixed(digits).replace(/^-0\.0+$/, "0." + "0".repeat(digits));
+}
+
+export function signed(v, digits = 3) {
+  const s = num(v, digits);
+  return v >= 0 ? `\u2007${s}` : s.replace("-", "−");
+}
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k === "text") node.textContent = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+export function debounce(fn, ms) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+// call fn at most once per animation frame, with the latest arguments
+export function perFrame(fn) {
+  let pending = null;
+  return (...args) => {
+    const first = pending === null;
+    pending = args;
+    if (first) {
+      requestAnimationFrame(() => {
+        const a = pending;
+        pending = null;
+        fn(...a);
+      });
+    }
+  };
+}

@@ -1,0 +1,98 @@
+// Boot the page: load the options, build every view, fetch the first trace, then the models.
+// Later sections add their module to SECTION_VIEWS (each exports init({ store, api, root })).
+
+import { api, ApiError } from "./api.js";
+import { store } from "./store.js";
+import { debounce } from "./format.js";
+import { initConfig } from "./views/config.js";
+import { initControls } from "./views/controls.js";
+import { initUnrolled } from "./views/unrolled.js";
+import { initHeatmap } from "./views/heatmap.js";
+import { initPrediction } from "./views/prediction.js";
+import { initTraining } from "./views/training.js";
+import { initMath } from "./views/math.js";
+import { initGeneration } from "./views/generation.js";
+import { initDistribution } from "./views/distribution.js";
+import { initHowItWorks } from "./views/howitworks.js";
+
+// [module path, section element id]: e.g. ["./views/gradients.js", "vanishing-view"]
+const SECTION_VIEWS = [];
+
+let traceRequest = 0;
+
+function setTrace(trace) {
+  const T = trace.sequence.length;
+  const step = Math.min(store.get().step, T - 1);
+  store.set({ trace, step, traceError: null });
+}
+
+async function refreshTrace() {
+  const s = store.get();
+  const id = ++traceRequest;
+  const status = document.getElementById("trace-status");
+  status.classList.remove("error");
+  try {
+    const body = { network: s.network, sequence: s.sequence };
+    if (s.trainedId) body.model_id = s.trainedId;
+    const trace = await api.trace(body);
+    if (id !== traceRequest) return;
+    setTrace(trace);
+    const seq = trace.sequence;
+    status.textContent = `${trace.network.cell.toUpperCase()}, ${trace.network.hidden_size} hidden units, ${seq.length} steps of “${seq.description}”` +
+      (trace.overflow ? ". The activations overflowed: the recurrent weights are too large." : ".");
+  } catch (e) {
+    if (id !== traceRequest) return;
+    if (e instanceof ApiError && (e.status === 404 || e.status === 409) && s.trainedId) {
+      store.set({ trainedId: null }); // the trained weights do not fit: fall back to untrained
+      return;
+    }
+    status.textContent = e.message;
+    status.classList.add("error");
+    store.set({ traceError: e.message });
+  }
+}
+
+async function loadModels() {
+  try {
+    store.set({ models: await api.models() });
+  } catch (e) {
+    store.set({ models: { models: [], default: null, message: `Could not list the models: ${e.message}` } });
+  }
+}
+
+async function loadSectionViews() {
+  for (const [path, rootId] of SECTION_VIEWS) {
+    const module = await import(path);
+    await module.init({ store, api, root: document.getElementById(rootId) });
+  }
+}
+
+async function boot() {
+  const options = await api.visualizerOptions();
+  store.set({ options, network: options.defaults.network, sequence: options.defaults.sequence });
+  initConfig();
+  initControls();
+  initUnrolled();
+  initHeatmap();
+  initPrediction();
+  initTraining((trace) => setTrace(trace));
+  initMath();
+  initGeneration();
+  initDistribution();
+  initHowItWorks();
+  store.on(["network", "sequence", "trainedId"], debounce(refreshTrace, 60));
+  await Promise.all([refreshTrace(), loadModels()]);
+  await loadSectionViews();
+  document.body.dataset.ready = "true";
+}
+
+function whenPlotly() {
+  if (window.Plotly) return Promise.resolve();
+  return new Promise((resolve) => window.addEventListener("load", resolve, { once: true }));
+}
+
+whenPlotly().then(boot).catch((e) => {
+  const status = document.getElementById("trace-status");
+  status.textContent = `The page could not start: ${e.message}`;
+  status.classList.add("error");
+});
