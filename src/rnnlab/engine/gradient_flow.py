@@ -200,22 +200,29 @@ class JacobianReport:
         }
 
 
-def jacobian_report(jacobians: np.ndarray, max_singular_size: int = 64) -> JacobianReport:
-    """Norms, singular values (if S <= max_singular_size) and running products of J (T, S, S)."""
+def jacobian_report(jacobians: np.ndarray, max_singular_size: int = 64, from_start: bool = True) -> JacobianReport:
+    """Norms, singular values (if S <= max_singular_size) and running products of J (T, S, S).
+
+    ``from_start=False`` skips the forward products (left as NaN): half the work for large S.
+    """
     T, S, _ = jacobians.shape
     with np.errstate(over="ignore", invalid="ignore"):
-        svals = np.linalg.svd(jacobians, compute_uv=False) if S <= max_singular_size else None  # (T, S)
-        norms = svals[:, 0] if svals is not None else np.array([np.linalg.norm(j, 2) for j in jacobians])
-        from_start, to_end = np.empty(T), np.empty(T)
-        product = np.eye(S)  # (S, S) = dh_t / dh_{-1}
-        for t in range(T):
-            product = jacobians[t] @ product
-            from_start[t] = _spectral_norm(product)
+        finite = np.isfinite(jacobians).all(axis=(1, 2))  # (T,)
+        svals = np.full((T, S), np.inf)  # (T, S)
+        if finite.any():
+            svals[finite] = np.linalg.svd(jacobians[finite], compute_uv=False)
+        norms = svals[:, 0].copy()
+        starts, to_end = np.full(T, np.nan), np.empty(T)
+        if from_start:
+            product = np.eye(S)  # (S, S) = dh_t / dh_{-1}
+            for t in range(T):
+                product = jacobians[t] @ product
+                starts[t] = _spectral_norm(product)
         product = np.eye(S)  # (S, S) = dh_{T-1} / dh_t
         for t in reversed(range(T)):
             to_end[t] = _spectral_norm(product)
             product = product @ jacobians[t]
-    return JacobianReport(norms, svals, from_start, to_end)
+    return JacobianReport(norms, svals if S <= max_singular_size else None, starts, to_end)
 
 
 def _spectral_norm(m: np.ndarray) -> float:
