@@ -18,6 +18,7 @@ from .managers.generation import GenerationManager
 from .managers.models import ModelRegistry
 from .managers.visualizer import VisualizerManager
 from .routers import generation, health, models, visualizer
+from .security import SecurityMiddleware
 from .settings import Settings
 from .static import install_static
 
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.visualizer = VisualizerManager(settings.max_training_jobs, settings.trained_models_kept)
     app.state.models = ModelRegistry(settings.default_model, settings.models, settings.models_dir, settings.preload)
     app.state.generation = GenerationManager(app.state.models, settings.generation_time_limit)
+    app.add_middleware(SecurityMiddleware, settings=settings)  # security.py: host, origin, token, sizes
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

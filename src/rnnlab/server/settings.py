@@ -6,10 +6,11 @@ settings.  The ``rnnlab serve`` command fills it from its options.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..tasks.charlm import DEFAULT_MODEL_PATH
+from .limits import MAX_BODY_BYTES, MAX_WS_MESSAGE_BYTES
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,11 @@ class Settings:
     max_training_jobs: int = 2  # concurrent in-page trainings of the visualizer network
     trained_models_kept: int = 32  # trained visualizer networks remembered (least recently used go)
     generation_time_limit: float = 60.0  # seconds one streamed generation may run
+    # security (server/security.py, docs/security.md)
+    allowed_hosts: tuple[str, ...] = ()  # Host names accepted besides loopback and the bound address
+    token: str | None = field(default=None, repr=False)  # required from clients; `rnnlab serve` makes one off loopback
+    max_body_bytes: int = MAX_BODY_BYTES  # HTTP request body, bytes received (413 beyond)
+    max_ws_message_bytes: int = MAX_WS_MESSAGE_BYTES  # one WebSocket message (closed with 1009 beyond)
 
     @property
     def url(self) -> str:
