@@ -237,7 +237,9 @@ def main(argv=None) -> int:
     for label, name, value in rows:
         if name.startswith("torch loop ("):
             reference[label] = max(reference.get(label, 0.0), value)
-    stream_rows = [v for label, name, v in rows if name == "rnnlab stream (temperature 1)"]
+    # the target is for the bundled default model; until it exists, the 2x256 LSTM stands in for it
+    target_label = models[-1][0] if models[-1][0].startswith("bundled") else models[0][0]
+    stream_rows = [v for label, name, v in rows if label == target_label and name.startswith("rnnlab stream (")]
     machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
                f"NumPy {np.__version__} (BLAS threads {blas_threads()})"
                + (f", torch {torch.__version__}" if torch is not None else ""))
@@ -254,8 +256,9 @@ def main(argv=None) -> int:
         "",
         table(rows, reference),
         "",
-        f"Target met: {'yes' if stream_rows and min(stream_rows) >= TARGET else 'NO'} "
-        f"(slowest `rnnlab stream` row: {min(stream_rows):,.0f} chars/s).",
+        f"Target ({TARGET:,} chars/s) met for {target_label}: "
+        f"{'yes' if stream_rows and min(stream_rows) >= TARGET else 'NO'} "
+        f"(its slowest `rnnlab stream` row: {min(stream_rows):,.0f} chars/s).",
         "",
     ])
     print(markdown)
