@@ -20,12 +20,13 @@ class AppError(Exception):
 
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
-        self.message, self.field = message, field
+        self.reason, self.field = message, field
+        self.message = message if field is None else f"{field}: {message}"  # one line naming the field
 
     def detail(self) -> list[dict] | str:
         if self.field is None:
             return self.message
-        return [{"loc": ["body", *self.field.split(".")], "msg": self.message, "type": "value_error"}]
+        return [{"loc": ["body", *self.field.split(".")], "msg": self.reason, "type": "value_error"}]
 
 
 class InvalidInput(AppError):
@@ -51,10 +52,10 @@ def describe_error(err: dict) -> str:
     """One pydantic error -> 'field must be between lo and hi (got x)' or 'field: message'."""
     loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
     field = ".".join(loc) or "request"
-    name = loc[-1] if loc else ""
+    key = ".".join(loc[-2:]) if ".".join(loc[-2:]) in RANGES else (loc[-1] if loc else "")
     got = err.get("input")
-    if err.get("type") in RANGE_ERRORS and name in RANGES:
-        lo, hi = RANGES[name]
+    if err.get("type") in RANGE_ERRORS and key in RANGES:
+        lo, hi = RANGES[key]
         if err["type"] in ("too_long", "string_too_long"):
             return f"{field} must be at most {hi} characters (got {len(got) if hasattr(got, '__len__') else '?'})"
         shown = repr(got)

@@ -27,8 +27,9 @@ class VisualizerManager:
 
     # ---- options ------------------------------------------------------------------------------
     def options(self) -> dict:
-        limits = {k: [float(lo), float(hi)] for k, (lo, hi) in RANGES.items()
-                  if k in ("hidden_size", "length", "recurrent_scale", "seed", "seconds", "lr", "text")}
+        names = {"network.hidden_size": "hidden_size", "sequence.length": "length", "network.recurrent_scale":
+                 "recurrent_scale", "network.seed": "seed", "seconds": "seconds", "lr": "lr", "sequence.text": "text"}
+        limits = {short: [float(lo), float(hi)] for key, short in names.items() for lo, hi in [RANGES[key]]}
         return {"cells": list(vis.CELLS), "activations": list(vis.ACTIVATIONS), "inits": list(vis.INITS),
                 "sequence_types": vis.describe_sequence_types(), "limits": limits,
                 "defaults": TraceRequest().model_dump()}

@@ -22,7 +22,7 @@ PROMPT_MAX_CHARS = 2000
 TEMPERATURE_MIN, TEMPERATURE_MAX = 0.1, 2.0
 TOP_K_MAX = 1000
 
-RANGES: dict[str, tuple[float, float]] = {}  # field name -> (lo, hi), filled by bounded()
+RANGES: dict[str, tuple[float, float]] = {}  # field ("length" or "sequence.length") -> (lo, hi), by bounded()
 
 
 def bounded(name: str, lo, hi, default, description: str = "", **kw):

@@ -31,12 +31,12 @@ class NetworkConfig(BaseModel):
 
     model_config = Strict
     cell: Literal["rnn", "lstm", "gru"] = "rnn"
-    hidden_size: int = bounded("hidden_size", HIDDEN_MIN, HIDDEN_MAX, 8, "hidden units H")
+    hidden_size: int = bounded("network.hidden_size", HIDDEN_MIN, HIDDEN_MAX, 8, "hidden units H")
     activation: Literal["tanh", "relu"] = Field("tanh", description="nonlinearity of the vanilla RNN")
     init: Literal["pytorch", "xavier", "orthogonal", "identity"] = "pytorch"
-    recurrent_scale: float = bounded("recurrent_scale", 0.0, RECURRENT_SCALE_MAX, 1.0,
+    recurrent_scale: float = bounded("network.recurrent_scale", 0.0, RECURRENT_SCALE_MAX, 1.0,
                                      "W_hh is multiplied by this after initialization")
-    seed: int = bounded("seed", 0, SEED_MAX, 0, "random seed of the initialization")
+    seed: int = bounded("network.seed", 0, SEED_MAX, 0, "random seed of the initialization")
 
 
 class SequenceConfig(BaseModel):
@@ -45,8 +45,8 @@ class SequenceConfig(BaseModel):
     model_config = Strict
     type: str = Field("sine", max_length=32, description="a sequence type from GET /api/visualizer/options")
     example: str | None = Field(None, max_length=64, description="one of the type's examples; null = the first")
-    length: int = bounded("length", SEQ_LEN_MIN, SEQ_LEN_MAX, 24, "time steps T")
-    text: str = limited_text("text", FREE_TEXT_MAX_CHARS, "", "free input: numbers separated by commas, or text")
+    length: int = bounded("sequence.length", SEQ_LEN_MIN, SEQ_LEN_MAX, 24, "time steps T")
+    text: str = limited_text("sequence.text", FREE_TEXT_MAX_CHARS, "", "free input: numbers separated by commas, or text")
 
     @model_validator(mode="after")
     def _known_type_and_example(self):
