@@ -30,6 +30,19 @@ def test_resume_continues_a_run_from_its_folder(tmp_path):
     assert steps == list(range(1, 9))
 
 
+def test_resume_without_a_budget_flag_keeps_the_runs_own_budget(tmp_path):
+    (tmp_path / "york.txt").write_text(TEXT)
+
+    def steps():
+        return [json.loads(x)["step"] for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()
+                if json.loads(x)["kind"] == "step"]
+
+    assert main(["train", str(tmp_path / "york.txt"), *FAST, "--steps", "4", "--out", str(tmp_path / "r")]) == 0
+    # the text is found from the run's record of its corpus
+    assert main(["train", "--resume", str(tmp_path / "r" / "last.resume.safetensors"), "--quiet"]) == 0
+    assert steps() == [1, 2, 3, 4]  # the small preset's 5 minutes did not replace the saved 4 steps
+
+
 def test_a_recipe_file_sets_the_configuration_and_unknown_keys_are_errors(tmp_path, capsys):
     (tmp_path / "york.txt").write_text(TEXT)
     (tmp_path / "r.toml").write_text(f'corpus = "{tmp_path / "york.txt"}"\n[train]\nhidden_size = 8\nbatch_size = 4\n'
