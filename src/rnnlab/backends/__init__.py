@@ -25,17 +25,20 @@ def torch_installed() -> bool:
     return importlib.util.find_spec("torch") is not None
 
 
-def torch_trainer(device: str = "cpu"):
-    """``training.train_charlm``'s twin on PyTorch (same arguments and files) for ``device`` "cpu" or "cuda".
+def torch_trainer(device: str = "cpu", threads: int | None = None):
+    """``training.train_charlm``'s twin on PyTorch (same arguments and files) for ``device`` "cpu" or "cuda";
+    ``threads`` sets ``torch.set_num_threads`` (None: torch's default).
 
     Raises BackendError when torch is not installed or the device is not there."""
     if not torch_installed():
         raise BackendError("--backend torch needs PyTorch: pip install 'rnnlab[torch]'")
     if device not in ("cpu", "cuda"):
         raise BackendError(f"device must be cpu or cuda, got {device!r}")
-    if device == "cuda":
-        import torch
+    import torch
 
+    if threads is not None:
+        torch.set_num_threads(threads)
+    if device == "cuda":
         if not torch.cuda.is_available():
             raise BackendError("--device cuda: PyTorch sees no CUDA GPU (torch.cuda.is_available() is False; "
                                "install a CUDA build of torch, or use --device cpu)")

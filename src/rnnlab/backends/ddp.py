@@ -69,7 +69,7 @@ class ProcessGroup:
         from torch.nn.parallel import DistributedDataParallel
 
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False)
+        return DistributedDataParallel(module, device_ids=ids)
 
     def reduce_sum(self, values):
         """All-reduce (sum) a 1-d float64 tensor; every rank gets the same result."""

@@ -469,11 +469,12 @@ def read_resume_shared(path: str | Path, comm) -> tuple[dict, dict]:
         return read_resume(file)
 
 
-def train_charlm_torch(config: TrainConfig, text: str, out: str | Path, *, on_event=None, should_stop=None,
+def train_charlm_torch(config: TrainConfig | None, text: str, out: str | Path, *, on_event=None, should_stop=None,
                        resume: str | Path | tuple | None = None, corpus_name: str = "text",
                        corpus_sha256: str | None = None, device: str = "cpu", dtype=None, comm=None) -> TrainResult:
     """``training.train_charlm`` on the torch backend (same arguments, same files), plus ``device``,
-    ``dtype`` (float32 unless resuming, then the checkpoint's) and ``comm``.  Under ``torchrun`` with
+    ``dtype`` (float32 unless resuming, then the checkpoint's) and ``comm``.  ``config`` None when
+    resuming keeps the run's saved budget.  Under ``torchrun`` with
     several processes and no ``comm``, the process group is made from the environment (``ddp.py``)."""
     if comm is None:
         from .ddp import make_comm
@@ -484,7 +485,8 @@ def train_charlm_torch(config: TrainConfig, text: str, out: str | Path, *, on_ev
     try:
         if resume is not None:
             tensors, meta = resume if isinstance(resume, tuple) else read_resume_shared(resume, comm)
-            config = TrainConfig.from_dict(meta["config"]).replace(**{k: getattr(config, k) for k in BUDGET_KEYS})
+            saved = TrainConfig.from_dict(meta["config"])
+            config = saved if config is None else saved.replace(**{k: getattr(config, k) for k in BUDGET_KEYS})
             if meta.get("corpus", {}).get("sha256") not in (None, sha):
                 raise TrainingError(f"cannot resume: the run was trained on another text "
                                     f"(sha256 {meta['corpus']['sha256'][:12]}..., this one {sha[:12]}...)")
@@ -494,6 +496,8 @@ def train_charlm_torch(config: TrainConfig, text: str, out: str | Path, *, on_ev
                 raise TrainingError(f"cannot resume: the text has characters the run's vocabulary lacks: {missing[:10]}")
             dtype = tensors["param.head.weight"].dtype if dtype is None else dtype
             resume_data = (tensors, meta)
+        elif config is None:
+            raise TrainingError("a configuration is needed unless resuming")
         else:
             vocab = CharVocab.from_text(text)
         dtype = np.dtype(np.float32 if dtype is None else dtype)

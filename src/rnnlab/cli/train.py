@@ -53,6 +53,9 @@ def add_arguments(p) -> None:
     p.add_argument("--threads", type=int, metavar="N",
                    help="BLAS threads (default: the library's choice; 1 is faster on a machine busy with other work)")
     p.add_argument("--quiet", action="store_true", help="no progress bar; print validations only")
+    p.add_argument("--backend", choices=["numpy", "torch"], default="numpy",
+                   help="numpy: rnnlab's engine (default); torch: PyTorch (pip install 'rnnlab[torch]'), same files")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where the torch backend trains")
 
 
 def parse_value(text: str):
@@ -149,6 +152,15 @@ def run(args) -> int:
 
     if args.threads is not None and args.threads < 1:
         raise UserError(f"--threads must be >= 1, got {args.threads}")
+    if args.backend == "torch":  # several processes: torchrun ... -m rnnlab.backends.ddp (docs/scale_out.md)
+        from rnnlab.backends import BackendError, torch_trainer
+
+        try:
+            train_charlm = torch_trainer(args.device, threads=args.threads)
+        except BackendError as e:
+            raise UserError(str(e)) from None
+    elif args.device != "cpu":
+        raise UserError("--device cuda needs --backend torch (the NumPy engine runs on the CPU)")
     view = TrainView(console, quiet=args.quiet)
     try:
         with view, _blas_threads(args.threads):
