@@ -65,4 +65,5 @@ export const api = {
   distribution: (modelId, body) => request("POST", `/api/models/${encodeURIComponent(modelId)}/distribution`, body),
   generate: (body, handlers) => stream("/api/generate/stream", body, handlers),
   openapi: () => request("GET", "/openapi.json"),
+  gradients: { options: () => request("GET", "/api/gradients/options"), norms: (body) => request("POST", "/api/gradients/norms", body), check: (body) => request("POST", "/api/gradients/check", body) },
 };

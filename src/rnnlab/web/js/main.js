@@ -16,7 +16,7 @@ import { initDistribution } from "./views/distribution.js";
 import { initHowItWorks } from "./views/howitworks.js";
 
 // [module path, section element id]: e.g. ["./views/gradients.js", "vanishing-view"]
-const SECTION_VIEWS = [];
+const SECTION_VIEWS = [["./views/gradients.js", "vanishing-view"]];
 
 let traceRequest = 0;
 

@@ -22,9 +22,8 @@ export function initPrediction() {
       shapes: [stepMarker(s.step, HIGHLIGHT)],
       xaxis: { ...spec.layout.xaxis, range: [-0.5, T - 0.5] },
     };
-    const title = s.trace.network.steps_trained
-      ? `Prediction against target (trained, loss ${s.trace.loss === null ? "overflow" : s.trace.loss.toFixed(4)})`
-      : `Prediction against target (untrained weights, loss ${s.trace.loss === null ? "overflow" : s.trace.loss.toFixed(4)})`;
+    const loss = s.trace.loss === null ? "overflow" : s.trace.loss.toFixed(4);
+    const title = `Prediction against target · loss ${loss}${s.trace.network.steps_trained ? " (trained)" : ""}`;
     layout.title = { ...spec.layout.title, text: title };
     render(root, { data, layout });
   };

@@ -72,7 +72,7 @@ function column(trace, t, zmax) {
 
   // input x_t and the time label
   g.append(svg("rect", { class: "box", x: cx - BOX_W / 2, y: Y_IN, width: BOX_W, height: BOX_H, rx: 6 }));
-  g.append(svg("text", { class: "value", x: cx, y: Y_IN + 20, "text-anchor": "middle", text: label(trace, "input", t) }));
+  g.append(svg("text", { class: "value xval", x: cx, y: Y_IN + 20, "text-anchor": "middle", text: label(trace, "input", t) }));
   g.append(svg("text", { class: "tlabel", x: cx, y: Y_TIME, "text-anchor": "middle", text: `t=${t}` }));
   return g;
 }

@@ -1,0 +1,198 @@
+"""The page in a real browser: loads cleanly and offline, steps through time, streams generation,
+temperature moves entropy, keyboard stepping; screenshots at 1280x800 and 390x844."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+READY = "body[data-ready=true]"
+
+
+class Watch:
+    """Console errors, page errors and every request the page makes."""
+
+    def __init__(self, page):
+        self.errors, self.requests = [], []
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("request", lambda r: self.requests.append(r.url))
+
+    def outside(self, base: str) -> list[str]:
+        return [u for u in self.requests if not (u.startswith(base + "/") or u.startswith("data:")
+                                                 or u.startswith(base.replace("http", "ws") + "/"))]
+
+
+@pytest.fixture(scope="module")
+def app(browser, server_url):
+    """One page for the module (loading Plotly once keeps the tests fast)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, reduced_motion="reduce")
+    page = context.new_page()
+    watch = Watch(page)
+    page.goto(server_url + "/")
+    page.wait_for_selector(READY, state="attached", timeout=20000)
+    yield page, watch
+    context.close()
+
+
+def heatmap_filled(page) -> int:
+    """How many heatmap cells are shown (the page hides the future steps)."""
+    return page.evaluate("""() => document.getElementById('hidden-heatmap').data[0].z
+        .reduce((n, row) => n + row.filter((v) => v !== null).length, 0)""")
+
+
+def step_label(page) -> str:
+    return page.get_by_test_id("step-label").inner_text()
+
+
+def set_range(page, testid: str, value: float) -> None:
+    page.eval_on_selector(f"[data-testid={testid}]", """(el, v) => { el.value = v;
+        el.dispatchEvent(new Event('input', {bubbles: true})); el.dispatchEvent(new Event('change', {bubbles: true})); }""", value)
+
+
+def test_page_loads_with_every_section_no_console_error_and_no_outside_request(app, server_url, artifacts):
+    page, watch = app
+    for section in ["introduction", "visualizer", "generation", "math", "vanishing", "applications", "takeaways"]:
+        assert page.locator(f"section#{section}").is_visible()
+    page.get_by_test_id("math-forward").scroll_into_view_if_needed()
+    page.wait_for_function("document.fonts.check('16px \"Latin Modern Math\"')", timeout=10000)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(artifacts / "page-1280x800-top.png"))
+    assert page.locator("#hidden-heatmap .main-svg").count() > 0  # Plotly drew the heatmap
+    assert page.locator("[data-testid=unrolled-diagram] svg .col").count() == 24
+    assert watch.errors == []
+    assert watch.outside(server_url) == []
+
+
+def test_changing_the_configuration_and_stepping_change_the_diagram_and_heatmap(app, artifacts):
+    page, watch = app
+    page.get_by_test_id("reset").click()
+    diagram = page.get_by_test_id("unrolled-diagram")
+    before = diagram.inner_html()
+    page.get_by_test_id("cell-type").select_option("lstm")
+    page.get_by_test_id("hidden-size").fill("12")
+    page.get_by_test_id("hidden-size").dispatch_event("change")
+    page.wait_for_selector("[data-testid=unrolled-diagram] svg[data-cell=lstm][data-hidden='12']")
+    assert diagram.inner_html() != before
+    assert page.locator("[data-testid=gate-heatmap]").is_visible()
+
+    filled = heatmap_filled(page)
+    assert filled == 12  # step 0: one column of 12 units
+    current = page.locator("[data-testid=unrolled-diagram] .col.current").get_attribute("data-t")
+    page.get_by_test_id("step-forward").click()
+    page.get_by_test_id("step-forward").click()
+    page.wait_for_function("document.getElementById('hidden-heatmap').dataset.step === '2'")
+    assert heatmap_filled(page) == 3 * 12
+    assert page.locator("[data-testid=unrolled-diagram] .col.current").get_attribute("data-t") == "2" != current
+    page.get_by_test_id("step-back").click()
+    page.wait_for_function("document.getElementById('hidden-heatmap').dataset.step === '1'")
+
+    page.get_by_test_id("sequence-type").select_option("text")
+    page.wait_for_function("document.querySelector('[data-testid=unrolled-diagram] text.xval').textContent === 'h'")
+    assert page.get_by_test_id("sequence-example").locator("option").count() >= 3
+    page.locator("#visualizer").scroll_into_view_if_needed()
+    page.evaluate("document.getElementById('visualizer').scrollIntoView()")
+    page.screenshot(path=str(artifacts / "visualizer-1280x800.png"))
+    assert watch.errors == []
+
+
+def test_keyboard_arrows_step_through_time(app):
+    page, _ = app
+    page.get_by_test_id("reset").click()
+    page.locator("body").click(position={"x": 5, "y": 300})  # focus nothing that takes arrow keys
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    assert step_label(page).startswith("t = 3 ")
+    page.keyboard.press("ArrowLeft")
+    assert step_label(page).startswith("t = 2 ")
+    assert page.get_by_test_id("math-forward").get_attribute("data-step") == "2"
+    math_text = page.get_by_test_id("math-forward").inner_text()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("document.getElementById('math-forward').dataset.step === '3'")
+    assert page.get_by_test_id("math-forward").inner_text() != math_text
+    assert page.locator("[data-testid=math-forward] math").count() > 3
+
+
+def test_play_advances_and_pauses(app):
+    page, _ = app
+    page.get_by_test_id("reset").click()
+    page.get_by_test_id("speed").select_option("16")
+    page.get_by_test_id("play").click()
+    page.wait_for_function("!document.querySelector('[data-testid=step-label]').textContent.startsWith('t = 0 ')")
+    page.get_by_test_id("play").click()  # pause
+    label = step_label(page)
+    page.wait_for_timeout(300)
+    assert step_label(page) == label
+
+
+def test_training_in_the_page_draws_a_loss_curve_and_marks_the_weights_trained(app):
+    page, watch = app
+    page.get_by_test_id("sequence-type").select_option("sine")
+    page.get_by_test_id("train-seconds").select_option("1")
+    page.get_by_test_id("train").click()
+    page.wait_for_function("document.querySelector('[data-testid=weights-status]').textContent.startsWith('trained')",
+                           timeout=15000)
+    assert page.locator("[data-testid=loss-curve] .main-svg").count() > 0
+    assert watch.errors == []
+
+
+def test_generation_streams_and_the_top_10_chart_follows(app, artifacts):
+    page, watch = app
+    page.locator("#generation").scroll_into_view_if_needed()
+    page.get_by_test_id("gen-length").fill("1500")
+    page.get_by_test_id("gen-length").dispatch_event("change")
+    page.get_by_test_id("generate").click()
+    page.wait_for_function("document.querySelectorAll('[data-testid=generated-output] .ch').length > 0")
+    first_step = page.get_by_test_id("next-char-distribution").get_attribute("data-step")
+    page.wait_for_function("document.querySelectorAll('[data-testid=generated-output] .ch').length === 1500", timeout=20000)
+    page.wait_for_function("document.getElementById('gen-status').textContent.includes('characters/s')")
+    chart = page.get_by_test_id("next-char-distribution")
+    assert chart.get_attribute("data-source") == "run"
+    assert chart.get_attribute("data-step") == "1499" != first_step
+    bars = page.evaluate("document.getElementById('next-char-distribution').data[0].y")
+    assert len(bars) == 10 and bars == sorted(bars, reverse=True)
+    # a clicked character shows the distribution it was drawn from
+    page.locator("[data-testid=generated-output] .ch").nth(7).click()
+    page.wait_for_function("document.getElementById('next-char-distribution').dataset.step === '7'")
+    assert "Step 7" in page.locator("#how-it-works").inner_text() or "Character 7" in page.locator("#how-it-works").inner_text()
+    page.get_by_role("button", name="Surprisal").click()
+    assert page.locator("[data-testid=generated-output] .ch").nth(3).evaluate("e => e.style.background") != ""
+    page.evaluate("document.getElementById('generation').scrollIntoView()")
+    page.screenshot(path=str(artifacts / "generation-1280x800.png"))
+    assert watch.errors == []
+
+
+def entropy(page) -> float:
+    return float(page.get_by_test_id("entropy-value").inner_text())
+
+
+def test_moving_the_temperature_from_0_2_to_1_8_raises_the_entropy(app):
+    page, _ = app
+    set_range(page, "temperature", 0.2)
+    page.wait_for_function("document.getElementById('next-char-distribution').dataset.source === 'prompt'")
+    page.wait_for_function("document.querySelector('[data-testid=temperature-value]').textContent === '0.20'")
+    page.wait_for_timeout(400)
+    low = entropy(page)
+    set_range(page, "temperature", 1.8)
+    page.wait_for_function(f"parseFloat(document.querySelector('[data-testid=entropy-value]').textContent) !== {low}")
+    high = entropy(page)
+    assert high > low
+
+
+def test_phone_layout_has_no_sideways_scroll(browser, server_url, artifacts):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                                  reduced_motion="reduce")
+    page = context.new_page()
+    watch = Watch(page)
+    page.goto(server_url + "/")
+    page.wait_for_selector(READY, state="attached", timeout=20000)
+    page.screenshot(path=str(artifacts / "page-390x844-top.png"))
+    for section in ("visualizer", "generation", "math"):
+        page.evaluate(f"document.getElementById('{section}').scrollIntoView()")
+        page.wait_for_timeout(150)
+        page.screenshot(path=str(artifacts / f"{section}-390x844.png"))
+    width = page.evaluate("document.scrollingElement.scrollWidth")
+    assert width <= 391, f"the page is {width}px wide on a 390px screen"
+    assert watch.errors == [] and watch.outside(server_url) == []
+    context.close()
