@@ -150,7 +150,7 @@ function draw(state) {
     }
   }
   render(nodes.plot, { data: traces, layout: {
-    margin: { l: 60, r: 10, t: 10, b: 45 }, height: 320, legend: { orientation: "h", y: -0.2 },
+    margin: { l: 75, r: 10, t: 10, b: 45 }, height: 320, legend: { orientation: "h", y: -0.2 },
     xaxis: { title: { text: "time step t" }, gridcolor: GRID }, yaxis: { title: { text: "‖∂L/∂h_t‖" }, type: "log", gridcolor: GRID, exponentformat: "power" },
     font: { color: INK } } });
   drawWhy(data, state.gradCell);
@@ -170,7 +170,7 @@ function drawWhy(data, cell) {
   ];
   const first = Object.entries(c.factor_means)[0];
   const explain = first && first[1] !== null
-    ? `Each step multiplies the gradient by a Jacobian built from W_hh and these factors. With a mean ${FACTOR_LABEL[first[0]].split(" (")[0]} of ${num(first[1], 3)}, ` +
+    ? `Each step multiplies the gradient by a Jacobian built from W_hh and these factors. With a ${FACTOR_LABEL[first[0]].split(" (")[0]} of ${num(first[1], 3)}, ` +
       `${num(first[1], 3)}^${T - 1} = ${sci(first[1] ** (T - 1))}: products of factors below 1 shrink exponentially, above 1 they explode.`
     : "";
   nodes.why.replaceChildren(
