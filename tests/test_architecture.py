@@ -26,7 +26,7 @@ ALLOWED = {
     "training": {"training", "tasks", "data", "io", "engine"},
     "viz": {"viz", "training", "tasks", "data", "io", "engine"},
     "server": {"server", "viz", "training", "tasks", "data", "io", "engine"},
-    "cli": {"cli", "server", "viz", "training", "tasks", "data", "io", "engine"},
+    "cli": {"cli", "server", "viz", "backends", "training", "tasks", "data", "io", "engine"},
     "backends": {"backends", "training", "tasks", "data", "io", "engine"},
     "__init__": {"tasks"},  # rnnlab/__init__.py: lazy load() only
 }
