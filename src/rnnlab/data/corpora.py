@@ -29,8 +29,6 @@ import os
 import sys
 import sysconfig
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,12 +119,16 @@ def read_text_file(path: str | os.PathLike, encoding: str = "utf-8") -> Corpus:
 
 # ---- downloads ----------------------------------------------------------------------------------
 def download(url: str, dest: str | os.PathLike, sha256: str, *, timeout: float = DOWNLOAD_TIMEOUT_SECONDS,
-             progress: ProgressFn | None = None, opener: Callable = urllib.request.urlopen) -> bytes:
+             progress: ProgressFn | None = None, opener: Callable | None = None) -> bytes:
     """Fetch url into dest, verified against sha256 before it is moved into place; returns the bytes.
 
     The bytes go to a temporary file beside dest; on a sha256 mismatch or any failure nothing is left
-    behind.  ``opener`` is ``urllib.request.urlopen`` (replaceable in tests).
+    behind.  ``opener`` defaults to ``urllib.request.urlopen`` (replaceable in tests).
     """
+    import urllib.error
+    import urllib.request
+
+    opener = urllib.request.urlopen if opener is None else opener
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
@@ -206,7 +208,7 @@ CORPORA: dict[str, CorpusSpec] = {
 }
 
 
-def load_named(spec: CorpusSpec, *, progress: ProgressFn | None = None, opener: Callable = urllib.request.urlopen,
+def load_named(spec: CorpusSpec, *, progress: ProgressFn | None = None, opener: Callable | None = None,
                allow_download: bool = True) -> Corpus:
     if spec.build is not None:
         text = spec.build()
@@ -226,7 +228,7 @@ def load_named(spec: CorpusSpec, *, progress: ProgressFn | None = None, opener: 
 
 
 def load_corpus(name_or_path: str | os.PathLike, encoding: str = "utf-8", *, progress: ProgressFn | None = None,
-                opener: Callable = urllib.request.urlopen, allow_download: bool = True) -> Corpus:
+                opener: Callable | None = None, allow_download: bool = True) -> Corpus:
     """A registry name (``CORPORA``) or the path of any text file -> Corpus.  Names win over paths;
     write ``./tinyshakespeare`` for a file of that name."""
     key = str(name_or_path)
