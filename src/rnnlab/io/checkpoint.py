@@ -96,7 +96,7 @@ def _read_validated(path: Path, max_bytes: int) -> tuple[bytes, dict]:
         raise CheckpointError(f"{path}: not a safetensors file (header length {header_len} exceeds the file)")
     try:
         header = json.loads(data[8 : 8 + header_len].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # bad JSON, a 5000-digit number, deep nesting
         raise CheckpointError(f"{path}: not a safetensors file (the header is not JSON)") from None
     if not isinstance(header, dict):
         raise CheckpointError(f"{path}: not a safetensors file (the header is not a JSON object)")
@@ -115,7 +115,7 @@ def _parse_meta(path: Path, header: dict) -> dict | None:
         return None
     try:
         meta = json.loads(metadata[METADATA_KEY])
-    except (TypeError, json.JSONDecodeError):
+    except (TypeError, ValueError, RecursionError):
         raise CheckpointError(f"{path}: the '{METADATA_KEY}' metadata is not valid JSON") from None
     if not isinstance(meta, dict):
         raise CheckpointError(f"{path}: the '{METADATA_KEY}' metadata is not a JSON object")
