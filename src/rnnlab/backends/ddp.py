@@ -1,8 +1,8 @@
 """Several processes and machines: DistributedDataParallel under ``torchrun`` (gloo on CPU, NCCL on GPU).
 
     torchrun --standalone --nproc-per-node 2 -m rnnlab.backends.ddp tinyshakespeare --preset small --out runs/ddp
-    torchrun --nnodes 2 --node-rank 0 --nproc-per-node 4 --rdzv-backend c10d --rdzv-endpoint HOST:29500 \\
-        -m rnnlab.backends.ddp tinyshakespeare --device cuda --out runs/ddp      # node-rank 1 on the other machine
+    torchrun --nnodes 2 --nproc-per-node 4 --rdzv-id run1 --rdzv-backend c10d --rdzv-endpoint HOST:29500 \\
+        -m rnnlab.backends.ddp tinyshakespeare --device cuda --out runs/ddp      # the same on both machines
 
 (``docs/scale_out.md`` has the full recipes.)  Without torchrun the same command trains in one process.
 
@@ -24,9 +24,10 @@ What each rank does (``torch_train.py`` has the step):
   the rows ``shard_bounds(B, R', r)`` of that state and reads the same streams of the next window:
   training continues exactly (up to the order of floating-point sums) whatever R and R' are.  The
   NumPy backend resumes the same file (and vice versa).
-- **Stopping.**  Ctrl-C or SIGTERM (torchrun forwards it) on any rank stops every rank at the same
-  step, after which rank 0 saves a resumable checkpoint.  Exit codes as ``rnnlab train``: 0 done,
-  1 NaN or a failed save, 2 bad input, 130 interrupted.
+- **Stopping.**  Ctrl-C or SIGTERM (torchrun forwards them) on any rank stops every rank at the same
+  step, after which rank 0 saves a resumable checkpoint.  A worker's exit code is as ``rnnlab
+  train``'s: 0 done, 1 NaN or a failed save, 2 bad input, 130 interrupted (torchrun itself exits 1
+  when it was signalled).
 
 Threads: ``--threads N`` sets ``torch.set_num_threads`` per process (torchrun's default is 1 when it
 starts several processes per machine).  Proved by ``tests/backends/test_ddp.py``.
@@ -223,7 +224,9 @@ def printer(every: int):
         elif kind == "sample":
             print("  " + event["text"].replace("\n", "\n  "), flush=True)
         elif kind == "done":
-            print(f"done: {event['message']}\n  model {event['model_path']}", flush=True)
+            print(f"done: {event['message']}", flush=True)
+            if event["best_step"] is not None:
+                print(f"  model {event['model_path']}", flush=True)
 
     return on_event
 
@@ -247,8 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rnnlab ddp: error: {e}", file=sys.stderr)
         return 2
     try:
-        try:
-            config = build_config(args)
+        try:  # resuming without --steps/--minutes keeps the run's saved configuration and budget
+            config = None if args.resume and args.steps is None and args.minutes is None else build_config(args)
         except (ConfigError, ValueError) as e:
             if comm.rank == 0:
                 print(f"rnnlab ddp: error: {e}", file=sys.stderr)

@@ -27,7 +27,7 @@ Every decision (budget, stop, NaN, best model) is taken from all-reduced numbers
 disagree and never wait on each other.  Time is rank 0's clock (``dt``: from the previous step's
 all-reduce to this one; validation not counted).  Ctrl-C (and SIGTERM under several processes) sets a
 flag: the run stops at the next step on every rank, saves a resumable checkpoint and reports
-"interrupted"; a second Ctrl-C raises at once.
+"interrupted" (in one process a second Ctrl-C raises at once).
 
 Resuming with another number of processes (``ddp.py``): the checkpoint holds the global data
 position (epoch, window) and the carried state of all B streams, (L, B, H) in stream order, gathered
@@ -144,16 +144,20 @@ class StopFlags:
         self.interrupted = False
 
     @contextmanager
-    def catching(self, sigterm: bool):
+    def catching(self, distributed: bool):
+        """One process: a second Ctrl-C raises at once.  Several: every SIGINT/SIGTERM only sets the flag
+        (a terminal's Ctrl-C reaches each worker twice, directly and forwarded by torchrun; raising in
+        the middle of a collective would leave the other ranks waiting)."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
-        signals = [signal.SIGINT] + ([signal.SIGTERM] if sigterm else [])
+        signals = [signal.SIGINT] + ([signal.SIGTERM] if distributed else [])
         previous = {s: signal.getsignal(s) for s in signals}
 
         def handler(signum, frame):
             self.interrupted = True
-            signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C raises at once
+            if not distributed:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
 
         try:
             for s in signals:
@@ -386,7 +390,7 @@ def fit_torch(model: CharLM, train_ids: np.ndarray, val_ids: np.ndarray, config:
     smoothed_rate = None
     emit({"kind": "start", "step": counters.step, "config": config.to_dict(), "resumed": resume is not None,
           **extra_meta})
-    with stop.catching(sigterm=W > 1):
+    with stop.catching(distributed=W > 1):
         try:
             t_mark = clock()
             while True:
