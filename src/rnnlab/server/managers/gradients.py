@@ -7,10 +7,13 @@ errors to HTTP errors.  Stateless: every request builds its small models afresh 
 from __future__ import annotations
 
 from ...tasks import gradient_lab as lab
+from ...tasks import memory_sequences
 from ...tasks.sampling import one_blas_thread
 from ..errors import InvalidInput
 from ..schemas.gradients import CheckRequest, GradientControls
 from ..schemas.limits import RANGES
+
+memory_sequences.register()  # the memory tasks become a Sequence Type of the visualizer too
 
 LIMIT_FIELDS = ("seq_len", "hidden_size", "recurrent_scale", "clip_threshold", "time_skip", "seed")
 
