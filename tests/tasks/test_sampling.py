@@ -273,3 +273,12 @@ def test_a_step_runs_blas_on_one_thread_and_restores_the_thread_count_after():
         model = random_model()
         list(stream(model, "ab", 5, seed=0))
         assert blas_threads() == before
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_making_a_stepper_leaves_the_model_weights_untouched(cell):
+    model = random_model(cell, hidden=1, layers=2)  # H=1: transposes that are already contiguous
+    before = {k: v.copy() for k, v in model.params.items()}
+    Stepper(model).read([0, 1, 2])
+    for name, value in model.params.items():
+        np.testing.assert_array_equal(value, before[name], err_msg=name)

@@ -21,7 +21,8 @@ The fast single step (``Stepper``): generating reads one character at batch 1 pe
 general ``Recurrent.forward`` (arbitrary T, B, caches for BPTT) spends most of its time on
 bookkeeping.  ``Stepper`` does only the cell arithmetic of ``engine/*_cell.py`` on preallocated
 buffers; the one-hot input product of the first layer is a row gather of ``W_ih.T`` with the biases
-already added.  ``tests/tasks/test_sampling.py`` proves it equal to ``CharLM.forward`` (every step's
+already added, and the LSTM's four gate activations are one ``tanh`` (the sigmoid gates' weights are
+halved once, since ``sigmoid(a) = 0.5 * tanh(a / 2) + 0.5``).  ``tests/tasks/test_sampling.py`` proves it equal to ``CharLM.forward`` (every step's
 probabilities and hidden states, all three cells, 1-3 layers).
 
 Shape legend: V vocabulary, L layers, H hidden, G gates.
@@ -132,10 +133,23 @@ class Stepper:
                 self.w_ih_t.append(np.ascontiguousarray(w_ih.T) + b_in)  # (V, G*H)
                 self.b_in.append(None)
             else:
-                self.w_ih_t.append(np.ascontiguousarray(w_ih.T))  # (H, G*H)
+                self.w_ih_t.append(np.array(w_ih.T, order="C"))  # (H, G*H) a copy: scaled in place below
                 self.b_in.append(b_in)
-            self.w_hh_t.append(np.ascontiguousarray(w_hh.T))  # (H, G*H)
+            self.w_hh_t.append(np.array(w_hh.T, order="C"))  # (H, G*H) a copy
             self.b_hh.append(None if merge else b_hh.copy())
+        if cfg.cell == "lstm":
+            # All four gates with one tanh: sigmoid(a) = 0.5 * tanh(0.5 a) + 0.5 and g = tanh(a), so the
+            # i, f, o columns of the weights and biases are halved once here, and a step computes
+            # act = tanh(z) * gate_scale + gate_shift  with scale [.5 .5 1 .5], shift [.5 .5 0 .5].
+            self.gate_scale = np.full(G * H, 0.5, self.dtype)  # (4H,)
+            self.gate_scale[2 * H : 3 * H] = 1.0
+            self.gate_shift = np.full(G * H, 0.5, self.dtype)  # (4H,)
+            self.gate_shift[2 * H : 3 * H] = 0.0
+            for k in range(self.L):
+                self.w_ih_t[k] *= self.gate_scale
+                self.w_hh_t[k] *= self.gate_scale
+                if self.b_in[k] is not None:
+                    self.b_in[k] *= self.gate_scale
         self.head_w_t = np.ascontiguousarray(p["head.weight"].T)  # (H, V)
         self.head_b = p["head.bias"].copy()  # (V,)
         self.h = np.zeros((self.L, H), self.dtype)  # (L, H)
@@ -211,9 +225,9 @@ class Stepper:
                 else:
                     np.maximum(z, 0, out=h_prev)
                 continue
-            _sigmoid_(z[: 2 * H])  # i, f
-            np.tanh(z[2 * H : 3 * H], out=z[2 * H : 3 * H])  # g
-            _sigmoid_(z[3 * H :])  # o
+            np.tanh(z, out=z)
+            z *= self.gate_scale
+            z += self.gate_shift  # [i f g o] = [sigmoid sigmoid tanh sigmoid] of the unhalved z
             c = self.c[k]
             c *= z[H : 2 * H]
             np.multiply(z[:H], z[2 * H : 3 * H], out=self.tmp)
