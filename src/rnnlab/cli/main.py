@@ -14,6 +14,7 @@ import sys
 # subcommand -> module (add a line here for a new subcommand)
 COMMANDS: dict[str, str] = {
     "demo": "rnnlab.cli.demo",
+    "forecast": "rnnlab.cli.forecast",
     "train": "rnnlab.cli.train",
     "generate": "rnnlab.cli.generate",
     "eval": "rnnlab.cli.eval",
