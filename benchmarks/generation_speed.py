@@ -213,6 +213,9 @@ def main(argv=None) -> int:
     parser.add_argument("--chars", type=int, default=2000, help="characters per timed run (default: 2000)")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds; the median is reported (default: 5)")
     parser.add_argument("--write", action="store_true", help="replace the generation section of benchmarks/RESULTS.md")
+    parser.add_argument("--model", action="append", default=[], metavar="PATH",
+                        help="also measure this char-LM checkpoint (repeatable)")
+    parser.add_argument("--no-512", action="store_true", help="leave out the 2x512 LSTM (the slowest rows)")
     args = parser.parse_args(argv)
     try:
         import torch
@@ -220,14 +223,21 @@ def main(argv=None) -> int:
         torch = None
         print("torch not installed: the reference rows are left out", file=sys.stderr)
 
-    models = [("2x256 LSTM, random weights, V=65", random_model()),
-              ("2x512 LSTM, random weights, V=65", random_model(hidden=512))]
+    models = [("2x256 LSTM, random weights, V=65", random_model())]
+    if not args.no_512:
+        models.append(("2x512 LSTM, random weights, V=65", random_model(hidden=512)))
+    for path in args.model:
+        m = charlm.load_model(path)
+        c = m.config
+        steps = m.meta.get("steps", "?") if getattr(m, "meta", None) else "?"
+        models.append((f"`{Path(path).name}` ({c.cell} {c.num_layers}x{c.hidden_size}, V={len(m.vocab)}, "
+                       f"{steps} steps)", m))
     if charlm.DEFAULT_MODEL_PATH.exists():
         m = charlm.load_model()
         c = m.config
         models.append((f"bundled default ({c.cell} {c.num_layers}x{c.hidden_size}, V={len(m.vocab)})", m))
     else:
-        print(f"no bundled default model at {charlm.DEFAULT_MODEL_PATH}: measuring the random model only",
+        print(f"no bundled default model at {charlm.DEFAULT_MODEL_PATH}: measuring the random models (and any --model) only",
               file=sys.stderr)
 
     rows = []
@@ -237,8 +247,8 @@ def main(argv=None) -> int:
     for label, name, value in rows:
         if name.startswith("torch loop ("):
             reference[label] = max(reference.get(label, 0.0), value)
-    # the target is for the bundled default model; until it exists, the 2x256 LSTM stands in for it
-    target_label = models[-1][0] if models[-1][0].startswith("bundled") else models[0][0]
+    # the target is for the bundled default model; until it exists, the last --model or the 2x256 LSTM
+    target_label = models[-1][0] if len(models) > 1 and "512" not in models[-1][0] else models[0][0]
     stream_rows = [v for label, name, v in rows if label == target_label and name.startswith("rnnlab stream (")]
     machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
                f"NumPy {np.__version__} (BLAS threads {blas_threads()})"
@@ -247,7 +257,7 @@ def main(argv=None) -> int:
         f"{SECTION} (benchmarks/generation_speed.py) -->",
         "## Generation speed (issues 3 and 4)",
         "",
-        f"`python benchmarks/generation_speed.py --chars {args.chars} --rounds {args.rounds} --write`, "
+        f"`python benchmarks/generation_speed.py {' '.join(sys.argv[1:] if argv is None else argv)}`, "
         f"{time.strftime('%Y-%m-%d')}; {machine}; load average {os.getloadavg()[0]:.1f} at the end "
         "(other jobs share the 2 cores).",
         "Each character: one batch-1 step, float64 softmax over the whole vocabulary, a draw, the full "
