@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
@@ -67,7 +69,7 @@ def test_the_stream_sends_every_character_with_its_top_10_and_hidden_state(clien
     for s in steps:
         probs = [p for _, p in s["top"]]
         assert len(probs) == 10 and probs == sorted(probs, reverse=True)
-        assert len(s["h"]) == 1 and len(s["h"][0]) == 48  # (L, H)
+        assert len(base64.b64decode(s["hq"])) == 1 * 48 and s["hs"] >= 1  # (L, H) as int8
         assert s["S"] >= 0 and 0 <= s["H"] <= start["max_entropy"] + 1e-9
     assert "".join(s["c"] for s in steps) == client.post(
         "/api/generate", json={"prompt": "The", "length": 120, "seed": 3}).json()["text"]

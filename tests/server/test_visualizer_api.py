@@ -39,11 +39,11 @@ def test_trace_has_one_row_per_step_and_one_column_per_unit(client, cell, gates)
     assert list(d["gates"]) == gates
     assert all(len(g) == T and len(g[0]) == H for g in d["gates"].values())
     assert (d["cell_state"] is not None) == (cell == "lstm")
-    assert len(d["preact"][0]) == max(1, len(gates)) * H
+    assert list(d["preact"]) == (gates or ["h"]) and len(d["preact"][(gates or ["h"])[0]][0]) == H  # H <= 8 units
     assert len(d["grad_h"]) == T and len(d["grad_h_norm"]) == T
-    assert len(d["params"]["weight_hh"]) == max(1, len(gates)) * H
+    assert d["params"]["math_units"] == H and len(d["params"]["weight_hh"]) == max(1, len(gates)) * H
     assert d["figures"]["hidden"]["data"][0]["type"] == "heatmap"
-    assert len(d["figures"]["hidden"]["data"][0]["z"]) == H  # units are rows
+    assert d["figures"]["hidden"]["data"][0]["z"] is None  # the page fills it from "hidden"
     assert d["model_id"] is None and d["network"]["steps_trained"] == 0
 
 

@@ -86,6 +86,8 @@ class VisualizerManager:
             figs["gates"][name] = viz.heatmap_spec(values, name, step_labels=labels)
         if data["cell_state"] is not None:
             figs["gates"]["c"] = viz.heatmap_spec(data["cell_state"], "c", step_labels=labels)
+        for spec in (figs["hidden"], *figs["gates"].values()):
+            spec["data"][0]["z"] = None  # the same numbers are in hidden / gates / cell_state: sent once
         return figs
 
     # ---- training -----------------------------------------------------------------------------

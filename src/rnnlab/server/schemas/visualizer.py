@@ -99,12 +99,15 @@ class NetworkOut(NetworkConfig):
 
 
 class ParamsOut(BaseModel):
-    weight_ih: list[list[float]]  # (G*H, I)
-    weight_hh: list[list[float]]  # (G*H, H)
-    bias_ih: list[float]
-    bias_hh: list[float]
-    head_weight: list[list[float]]  # (O, H)
-    head_bias: list[float]
+    """The parameters of the first K = math_units units of every gate block (for the math section)."""
+
+    math_units: int
+    weight_ih: list[list[float]]  # (G*K, I)
+    weight_hh: list[list[float]]  # (G*K, K)
+    bias_ih: list[float]  # (G*K,)
+    bias_hh: list[float]  # (G*K,)
+    head_weight: list[list[float]]  # (O, K)
+    head_bias: list[float]  # (O,)
 
 
 class TraceResponse(BaseModel):
@@ -116,7 +119,8 @@ class TraceResponse(BaseModel):
     hidden: list[list[float]] = Field(description="h_t, (T, H)")
     cell_state: list[list[float]] | None = Field(description="LSTM c_t, (T, H)")
     gates: dict[str, list[list[float]]] = Field(description="gate name -> (T, H)")
-    preact: list[list[float]] = Field(description="pre-activations, (T, G*H) in gate order")
+    preact: dict[str, list[list[float]]] = Field(
+        description="gate name (\"h\" for the vanilla RNN) -> pre-activations of its first math_units units, (T, K)")
     outputs: dict[str, list[float] | list[list[float]]]
     predicted_labels: list[str]
     loss: float | None = Field(description="mean loss over the steps with a target; null if it overflowed")
@@ -125,7 +129,8 @@ class TraceResponse(BaseModel):
     grad_h_norm: list[float]
     overflow: bool = Field(description="some values were not finite (exploding activations) and were clipped")
     params: ParamsOut
-    figures: dict[str, Any] = Field(description="Plotly figure specs (hidden, prediction, gates) the page renders")
+    figures: dict[str, Any] = Field(description="Plotly figure specs (hidden, prediction, gates) the page renders; "
+                                    "the heatmaps' z is null: the page fills it from hidden / gates / cell_state")
 
 
 class ExampleOut(BaseModel):

@@ -37,6 +37,20 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// a generated character's hidden state, sent as int8 in base64 with a scale (tasks.visualizer.encode_hidden)
+// -> an array of L arrays of H numbers
+export function decodeHidden(scale, b64, layers, hidden) {
+  const bytes = Int8Array.from(atob(b64), (ch) => {
+    const v = ch.charCodeAt(0);
+    return v > 127 ? v - 256 : v;
+  });
+  const out = [];
+  for (let k = 0; k < layers; k++) {
+    out.push(Array.from(bytes.subarray(k * hidden, (k + 1) * hidden), (q) => (q * scale) / 127));
+  }
+  return out;
+}
+
 export function debounce(fn, ms) {
   let timer = null;
   return (...args) => {

@@ -4,6 +4,7 @@
 import { api, ApiError } from "./api.js";
 import { store } from "./store.js";
 import { debounce } from "./format.js";
+import { plotlyReady } from "./plot.js";
 import { initConfig } from "./views/config.js";
 import { initControls } from "./views/controls.js";
 import { initUnrolled } from "./views/unrolled.js";
@@ -52,12 +53,8 @@ async function refreshTrace() {
   }
 }
 
-async function loadModels() {
-  try {
-    store.set({ models: await api.models() });
-  } catch (e) {
-    store.set({ models: { models: [], default: null, message: `Could not list the models: ${e.message}` } });
-  }
+function fetchModels() {
+  return api.models().catch((e) => ({ models: [], default: null, message: `Could not list the models: ${e.message}` }));
 }
 
 async function loadSectionViews() {
@@ -68,6 +65,7 @@ async function loadSectionViews() {
 }
 
 async function boot() {
+  const models = fetchModels(); // in parallel with the options and with Plotly.js loading
   const options = await api.visualizerOptions();
   store.set({ options, network: options.defaults.network, sequence: options.defaults.sequence });
   initConfig();
@@ -81,17 +79,16 @@ async function boot() {
   initDistribution();
   initHowItWorks();
   store.on(["network", "sequence", "trainedId"], debounce(refreshTrace, 60));
-  await Promise.all([refreshTrace(), loadModels()]);
+  await Promise.all([refreshTrace(), models.then((list) => store.set({ models: list }))]);
+  await plotlyReady; // the charts queued so far are drawn once it has loaded
+  await new Promise((resolve) => requestAnimationFrame(() => resolve()));
+  document.body.dataset.coreReadyMs = String(Math.round(performance.now())); // visualizer and generation usable
   await loadSectionViews();
+  document.body.dataset.readyMs = String(Math.round(performance.now())); // every section, for benchmarks
   document.body.dataset.ready = "true";
 }
 
-function whenPlotly() {
-  if (window.Plotly) return Promise.resolve();
-  return new Promise((resolve) => window.addEventListener("load", resolve, { once: true }));
-}
-
-whenPlotly().then(boot).catch((e) => {
+boot().catch((e) => {
   const status = document.getElementById("trace-status");
   status.textContent = `The page could not start: ${e.message}`;
   status.classList.add("error");

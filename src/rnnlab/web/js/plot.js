@@ -2,10 +2,28 @@
 
 import { PLOT_CONFIG } from "./theme.js";
 
+// Plotly.js loads asynchronously (index.html): resolves once window.Plotly exists
+export const plotlyReady = new Promise((resolve, reject) => {
+  if (window.Plotly) return resolve(window.Plotly);
+  const script = document.getElementById("plotly-js");
+  script.addEventListener("load", () => resolve(window.Plotly));
+  script.addEventListener("error", () => reject(new Error("Plotly.js could not be loaded")));
+});
+
+// draw a spec into el; calls made before Plotly has loaded draw once it has (the latest wins)
+const pending = new Map();
 export function render(el, spec, layoutPatch = {}) {
-  if (!window.Plotly || !el) return Promise.resolve();
+  if (!el) return Promise.resolve();
   const layout = { ...spec.layout, ...layoutPatch };
-  return window.Plotly.react(el, spec.data, layout, PLOT_CONFIG);
+  if (window.Plotly) return window.Plotly.react(el, spec.data, layout, PLOT_CONFIG);
+  const first = !pending.has(el);
+  pending.set(el, [spec.data, layout]);
+  if (!first) return plotlyReady;
+  return plotlyReady.then((Plotly) => {
+    const [data, lay] = pending.get(el);
+    pending.delete(el);
+    return Plotly.react(el, data, lay, PLOT_CONFIG);
+  });
 }
 
 export function purge(el) {

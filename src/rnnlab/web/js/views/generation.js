@@ -4,7 +4,7 @@
 
 import { store } from "../store.js";
 import { api } from "../api.js";
-import { el, displayChar, debounce, num } from "../format.js";
+import { el, displayChar, debounce, decodeHidden, num } from "../format.js";
 import { BANDS, diverging, surprisalShade } from "../theme.js";
 
 const T_MIN = 0.1, T_MAX = 2.0;
@@ -176,14 +176,21 @@ export function initGeneration() {
         unitIndex.max = msg.hidden_size - 1;
       },
       steps: (msg) => {
-        for (const step of msg.steps) run.steps.push(step);
+        for (const step of msg.steps) {
+          step.h = decodeHidden(step.hs, step.hq, run.numLayers, run.hiddenSize);
+          run.steps.push(step);
+        }
         store.set({ runVersion: ++version });
       },
       done: (msg) => {
         run.running = false;
         job = null;
         setRunning(false);
-        status.textContent = `${msg.count} characters in ${msg.elapsed.toFixed(2)} s (${Math.round(msg.chars_per_second || 0)} characters/s)${msg.stopped ? ", stopped" : ""}${msg.timed_out ? ", time limit reached" : ""}.`;
+        // the rate as this page received it: from the click to the last character, rendering included
+        const seconds = (performance.now() - run.started) / 1000;
+        const rate = run.steps.length / seconds;
+        status.dataset.charsPerSecond = String(Math.round(rate));
+        status.textContent = `${run.steps.length} characters in ${seconds.toFixed(2)} s (${Math.round(rate)} characters/s)${msg.stopped ? ", stopped" : ""}${msg.timed_out ? ", time limit reached" : ""}.`;
         store.set({ runVersion: ++version });
       },
       error: (msg) => {

@@ -18,10 +18,12 @@ const GATE_HELP = {
   n: "Candidate n: the new state proposed at this step (tanh).",
 };
 
-// spec whose heatmap columns after `step` are hidden (null), with the current step outlined
-function masked(spec, step) {
+// the spec with z filled from values (T, H) as units x time, the columns after `step` hidden (null),
+// and the current step outlined
+function masked(spec, values, step) {
   const trace = spec.data[0];
-  const z = trace.z.map((row) => row.map((v, t) => (t <= step ? v : null)));
+  const H = values.length ? values[0].length : 0;
+  const z = Array.from({ length: H }, (_, j) => values.map((row, t) => (t <= step ? row[j] : null)));
   const data = [{ ...trace, z }];
   return { data, layout: { ...spec.layout, shapes: [stepMarker(step, HIGHLIGHT)] } };
 }
@@ -35,7 +37,7 @@ export function initHeatmap() {
 
   const draw = (s) => {
     if (!s.trace) return;
-    const spec = masked(s.trace.figures.hidden, s.step);
+    const spec = masked(s.trace.figures.hidden, s.trace.hidden, s.step);
     spec.layout.annotations = []; // the legend is in the panel's header
     hidden.dataset.step = String(s.step);
     render(hidden, spec);
@@ -47,7 +49,8 @@ export function initHeatmap() {
     const gates = s.trace.figures.gates;
     const name = gates[s.gate] ? s.gate : Object.keys(gates)[0];
     if (!name) return;
-    render(gatePlot, masked(gates[name], s.step), { height: 260 });
+    const values = name === "c" ? s.trace.cell_state : s.trace.gates[name];
+    render(gatePlot, masked(gates[name], values, s.step), { height: 260 });
     gateHelp.textContent = GATE_HELP[name] || "";
     for (const b of gateButtons.querySelectorAll("button")) b.setAttribute("aria-pressed", String(b.dataset.gate === name));
   };

@@ -81,17 +81,18 @@ function numericForward(trace, t) {
     inputTerm = row(mat(rowsOf(p.weight_ih, 0, k, 0, p.weight_ih[0].length), { moreRows: more }), inputVector(trace, t));
   }
   const first = trace.network.gates.length ? trace.network.gates[0] : null;
+  const preact = trace.preact[first || "h"];
   const aName = first ? sub(bold("a"), mi(first, { mathvariant: "normal" })) : vsub("a", "t");
   const lines = [
     eq(`Step t = ${t}: the input${seq.kind === "classification" ? " (a one-hot vector picks one column of the input weights)" : ""}`,
       numbers(vsub("x", "t"), mo("="), inputVector(trace, t))),
     eq(first ? `Pre-activation of gate ${first} (first ${k} of ${H} units):` : `Pre-activation (first ${k} of ${H} units):`,
       numbers(aName, mo("="), inputTerm, mo("+"), mat(rowsOf(p.weight_hh, 0, k, 0, k), { moreRows: more, moreCols: more }), vec(hPrev.slice(0, k), { more }),
-        mo("+"), vec(bias, { more }), mo("="), vec(trace.preact[t].slice(0, k), { more }))),
+        mo("+"), vec(bias, { more }), mo("="), vec(preact[t].slice(0, k), { more }))),
   ];
   if (!first) {
     lines.push(eq("The activation gives the new hidden state:",
-      numbers(vsub("h", "t"), mo("="), call(trace.network.activation, vec(trace.preact[t].slice(0, k), { more })), mo("="), vec(trace.hidden[t].slice(0, k), { more }))));
+      numbers(vsub("h", "t"), mo("="), call(trace.network.activation, vec(preact[t].slice(0, k), { more })), mo("="), vec(trace.hidden[t].slice(0, k), { more }))));
   } else {
     const gateVecs = trace.network.gates.flatMap((g) => [vsub(g, "t"), mo("="), vec(trace.gates[g][t].slice(0, k), { more }), space("0.8em")]);
     lines.push(eq("The gates at this step:", numbers(...gateVecs)));

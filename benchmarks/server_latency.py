@@ -1,0 +1,199 @@
+"""Web app latency: the visualizer trace, streamed generation, and the page's time to interactive.
+
+Three measurements against a real server (uvicorn in a thread on 127.0.0.1, as ``rnnlab serve``):
+
+1. **Trace**: ``POST /api/visualizer/trace`` for 50 steps at hidden size 32 (RNN, LSTM, GRU): the
+   time inside the server (the manager's ``trace``: sequence, forward with trace, backward for
+   dL/dh_t, figure specs) and the client-observed time of the whole HTTP request (keep-alive,
+   JSON parsing included).  Target (issue 4): p95 < 10 ms.
+2. **Generation stream**: characters per second received over ``/api/generate/stream`` (each with
+   its top-10 distribution, entropy, surprisal and hidden state), by a Python WebSocket client, and
+   by the page itself in chromium (from the click to the last character drawn).  Target: >= 500.
+   The model: the bundled default when it exists, else a 2x256 LSTM with random weights, V=65.
+3. **Page**: time from navigation to interactive (the page's ``data-ready-ms``, first trace and
+   charts drawn), in headless chromium.  Target: < 1.5 s.
+
+Usage::
+
+    python benchmarks/server_latency.py               # print the table
+    python benchmarks/server_latency.py --write       # and replace the server section of RESULTS.md
+    python benchmarks/server_latency.py --no-browser  # skip the chromium measurements
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import string
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+SECTION = "<!-- section: server (benchmarks/server_latency.py) -->"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def model_path(tmp: Path) -> tuple[Path, str]:
+    from rnnlab.data.vocab import CharVocab
+    from rnnlab.tasks.charlm import DEFAULT_MODEL_PATH, CharLM, CharLMConfig
+
+    if DEFAULT_MODEL_PATH.is_file():
+        return DEFAULT_MODEL_PATH, "bundled default model"
+    chars = sorted(set(string.ascii_letters + string.digits + " \n.,;:!?'-"))[:65]
+    model = CharLM(CharLMConfig("lstm", 256, 2), CharVocab(chars), rng=np.random.default_rng(0))
+    path = tmp / "standin.safetensors"
+    model.save(path)
+    return path, "2x256 LSTM stand-in (random weights, V=65)"
+
+
+def start_server(path: Path):
+    import uvicorn
+
+    from rnnlab.server.app import create_app
+    from rnnlab.server.settings import Settings
+
+    app = create_app(Settings(default_model=None, models=(path,)))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return app, server, thread, f"http://127.0.0.1:{port}"
+
+
+def percentiles(ms: list[float]) -> tuple[float, float]:
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
+
+
+def bench_trace(app, base: str, n: int) -> list[tuple[str, float, float, float, float]]:
+    import httpx
+
+    from rnnlab.server.schemas.visualizer import TraceRequest
+
+    rows = []
+    with httpx.Client(base_url=base, timeout=30) as client:
+        for cell in ("rnn", "lstm", "gru"):
+            body = {"network": {"cell": cell, "hidden_size": 32}, "sequence": {"type": "sine", "length": 50}}
+            req = TraceRequest.model_validate(body)
+            manager = app.state.visualizer
+            for _ in range(10):  # warm up
+                manager.trace(req)
+                client.post("/api/visualizer/trace", json=body).raise_for_status()
+            inside, http = [], []
+            for _ in range(n):
+                t0 = time.perf_counter()
+                manager.trace(req)
+                inside.append((time.perf_counter() - t0) * 1e3)
+                t0 = time.perf_counter()
+                r = client.post("/api/visualizer/trace", json=body)
+                r.json()
+                http.append((time.perf_counter() - t0) * 1e3)
+                assert r.status_code == 200
+            rows.append((cell, *percentiles(inside), *percentiles(http)))
+    return rows
+
+
+async def _stream(url: str, length: int) -> tuple[int, float, int]:
+    import websockets
+
+    count, nbytes = 0, 0
+    async with websockets.connect(url, max_size=None) as ws:
+        t0 = time.perf_counter()
+        await ws.send(json.dumps({"length": length, "prompt": "The ", "temperature": 0.8, "seed": 0}))
+        async for raw in ws:
+            nbytes += len(raw)
+            msg = json.loads(raw)
+            if msg["type"] == "steps":
+                count += len(msg["steps"])
+            elif msg["type"] in ("done", "error"):
+                break
+        return count, time.perf_counter() - t0, nbytes
+
+
+def bench_stream(base: str, length: int, rounds: int) -> tuple[float, float]:
+    url = base.replace("http", "ws") + "/api/generate/stream"
+    rates, sizes = [], []
+    for _ in range(rounds):
+        count, seconds, nbytes = asyncio.run(_stream(url, length))
+        rates.append(count / seconds)
+        sizes.append(nbytes / max(count, 1))
+    return float(np.median(rates)), float(np.median(sizes))
+
+
+def bench_browser(base: str, rounds: int, length: int) -> tuple[list[float], float]:
+    from playwright.sync_api import sync_playwright
+
+    ready, rates = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        for i in range(rounds):
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(base + "/")
+            page.wait_for_selector("body[data-ready=true]", state="attached", timeout=30000)
+            ready.append(float(page.get_attribute("body", "data-ready-ms")))
+            if i == rounds - 1:
+                page.get_by_test_id("gen-length").fill(str(length))
+                page.get_by_test_id("gen-length").dispatch_event("change")
+                for _ in range(3):
+                    page.get_by_test_id("generate").click()
+                    page.wait_for_function("document.getElementById('gen-status').dataset.charsPerSecond", timeout=60000)
+                    rates.append(float(page.get_attribute("#gen-status", "data-chars-per-second")))
+                    page.evaluate("delete document.getElementById('gen-status').dataset.charsPerSecond")
+            page.close()
+        browser.close()
+    return ready, float(np.median(rates))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200, help="trace requests per cell (default 200)")
+    parser.add_argument("--chars", type=int, default=3000, help="characters per streamed generation (default 3000)")
+    parser.add_argument("--no-browser", action="store_true", help="skip the chromium measurements")
+    parser.add_argument("--write", action="store_true", help="replace the server section of benchmarks/RESULTS.md")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path, model_name = model_path(Path(tmp))
+        app, server, thread, base = start_server(path)
+        try:
+            trace_rows = bench_trace(app, base, args.requests)
+            ws_rate, bytes_per_char = bench_stream(base, args.chars, rounds=3)
+            browser = None if args.no_browser else bench_browser(base, rounds=5, length=args.chars)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+
+    lines = [SECTION, "## Web app latency (issue 4)", "",
+             "`python benchmarks/server_latency.py --write` — a real server (uvicorn, 127.0.0.1) in the same process.", "",
+             "Visualizer trace, 50 steps, hidden size 32, sine wave (target: p95 < 10 ms):", "",
+             "| cell | inside the server p50 | p95 | HTTP round trip p50 | p95 |", "|---|---|---|---|---|"]
+    lines += [f"| {c} | {a:.2f} ms | {b:.2f} ms | {h1:.2f} ms | {h2:.2f} ms |" for c, a, b, h1, h2 in trace_rows]
+    lines += ["", f"Streamed generation ({model_name}, {args.chars} characters, each with its top 10, entropy, "
+              f"surprisal and hidden state; target >= 500 characters/s):", "",
+              f"- Python WebSocket client: {ws_rate:,.0f} characters/s ({bytes_per_char:,.0f} bytes per character)"]
+    if browser is not None:
+        ready, page_rate = browser
+        lines += [f"- the page in headless chromium (click to last character drawn): {page_rate:,.0f} characters/s", "",
+                  f"Page interactive (first trace and charts drawn), headless chromium, {len(ready)} loads: "
+                  f"median {np.median(ready):.0f} ms, max {max(ready):.0f} ms (target < 1500 ms)."]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.write:
+        old = RESULTS.read_text()
+        if SECTION in old:
+            head, rest = old.split(SECTION, 1)
+            tail = rest.split("<!-- section:", 1)
+            old = head.rstrip() + "\n\n" + text + ("\n<!-- section:" + tail[1] if len(tail) > 1 else "")
+        else:
+            old = old.rstrip() + "\n\n" + text
+        RESULTS.write_text(old)
+
+
+if __name__ == "__main__":
+    main()
