@@ -144,3 +144,12 @@ def test_a_batch_smaller_than_the_number_of_processes_is_refused(tmp_path):
     with pytest.raises(TrainingError, match="batch 5 is smaller than the 8 processes"):
         train_charlm_torch(CONFIG, TEXT, tmp_path / "x", comm=EightProcesses("cpu"))
     assert not (tmp_path / "x").exists()
+
+
+def test_the_ddp_entry_reports_a_missing_text_file_in_one_line(tmp_path, capsys):
+    require_torch()
+    from rnnlab.backends.ddp import main
+
+    assert main([str(tmp_path / "missing.txt"), "--steps", "1", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rnnlab ddp: error:") and "missing.txt" in err and len(err.splitlines()) == 1
