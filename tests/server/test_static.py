@@ -64,3 +64,21 @@ def test_the_math_font_ships_with_its_licence():
     assert (WEB / "fonts" / "latinmodern-math.otf").stat().st_size > 500_000
     licence = (WEB / "fonts" / "GUST-FONT-LICENSE.txt").read_text()
     assert "GUST Font License" in licence and "LaTeX Project Public License" in licence
+
+
+def test_docs_http_api_lists_every_input_range_with_its_values():
+    from rnnlab.server.schemas.limits import RANGES
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "http_api.md").read_text()
+    mine = ["network.hidden_size", "network.recurrent_scale", "network.seed", "sequence.length", "sequence.text",
+            "seconds", "lr", "length", "prompt", "temperature", "top_k", "seed"]  # visualizer, models, generation
+    missing = []
+    for field, (lo, hi) in ((f, RANGES[f]) for f in mine):
+        name = field.split(".")[-1]
+        if name in ("text", "prompt"):
+            ok = f"at most {hi} characters" in doc
+        else:
+            ok = f"{lo}–{hi}" in doc or f"{lo}–{hi} " in doc
+        if not ok or f"`{field}" not in doc and f"`{name}" not in doc:
+            missing.append(f"{field} {lo}–{hi}")
+    assert not missing
