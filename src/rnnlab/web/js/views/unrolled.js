@@ -120,7 +120,7 @@ function tooltipHtml(trace, t) {
   if (trace.cell_state) lines.push(`c<sub>t</sub> = <span class="mono">[${trace.cell_state[t].slice(0, 4).map((v) => num(v, 3)).join(", ")}, …]</span>`);
   lines.push(`prediction y<sub>t</sub> = <span class="mono">${escapeHtml(pred)}</span>`);
   if (seq.mask[t]) lines.push(`target = <span class="mono">${escapeHtml(label(trace, "target", t))}</span>, loss = ${num(trace.step_loss[t], 4)}`);
-  return lines.join("<br>");
+  return lines.map((line) => `<div>${line}</div>`).join("");
 }
 
 function escapeHtml(s) {
