@@ -85,3 +85,15 @@ def test_bad_distribution_requests_are_422(client, body, words):
 def test_model_ids_with_odd_characters_are_422_not_a_path(client):
     assert client.get("/api/models/..%2F..%2Fetc").status_code in (404, 422)
     assert client.post("/api/models/a%20b/distribution", json={}).status_code == 422
+
+
+def test_run_folders_of_rnnlab_train_are_listed_by_folder_name(tmp_path, tiny_model_path):
+    run = tmp_path / "shakespeare-2026"
+    run.mkdir()
+    (run / "model.safetensors").write_bytes(tiny_model_path.read_bytes())
+    (run / "last.resume.safetensors").write_bytes(b"not a model")
+    (tmp_path / "x.resume.safetensors").write_bytes(b"not a model")
+    app = create_app(Settings(default_model=None, models_dir=tmp_path))
+    with TestClient(app) as c:
+        data = c.get("/api/models").json()
+    assert [m["id"] for m in data["models"]] == ["shakespeare-2026"] and data["default"] == "shakespeare-2026"

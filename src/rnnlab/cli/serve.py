@@ -1,8 +1,9 @@
 """``rnnlab serve``: start the local web app (FastAPI + uvicorn) and print its address.
 
 Binds 127.0.0.1 by default.  The bundled default model is loaded at start (if this installation
-has one); ``--model PATH`` adds checkpoints (repeatable) and ``--models-dir DIR`` every checkpoint
-in a folder, each listed in the page by id.
+has one); ``--model PATH`` adds checkpoints or run folders (repeatable) and ``--models-dir DIR``
+every checkpoint and run folder in a folder (default: ``./runs`` when it exists, where
+``rnnlab train`` writes), each listed in the page by id.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ def add_arguments(p) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
     p.add_argument("--open", action="store_true", help="open the page in a web browser once the server is ready")
     p.add_argument("--model", action="append", default=[], metavar="PATH",
-                   help="a char-LM checkpoint (.safetensors) to generate with; repeat for several")
-    p.add_argument("--models-dir", metavar="DIR", help="list every .safetensors checkpoint in this folder")
+                   help="a char-LM checkpoint (.safetensors) or a run folder of `rnnlab train`; repeat for several")
+    p.add_argument("--models-dir", metavar="DIR",
+                   help="list every checkpoint and run folder in this folder (default: ./runs if it exists)")
     p.add_argument("--no-default-model", action="store_true", help="do not load the bundled default model")
     p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"],
                    help="server log level (default: warning)")
@@ -32,10 +34,12 @@ def _check(args):
     models = []
     for path in args.model:
         p = Path(path).expanduser()
+        if p.is_dir() and (p / "model.safetensors").is_file():
+            p = p / "model.safetensors"
         if not p.is_file():
-            raise UserError(f"--model {path}: no such file")
+            raise UserError(f"--model {path}: no such file (or run folder with a model.safetensors)")
         models.append(p)
-    models_dir = None
+    models_dir = Path("runs") if Path("runs").is_dir() else None
     if args.models_dir:
         models_dir = Path(args.models_dir).expanduser()
         if not models_dir.is_dir():
@@ -53,6 +57,7 @@ def run(args) -> int:
 
     from rnnlab.cli.main import UserError
     from rnnlab.server.app import create_app
+    from rnnlab.server.limits import UVICORN_WS_MAX_SIZE
     from rnnlab.server.settings import Settings
 
     models, models_dir = _check(args)
@@ -75,7 +80,7 @@ def run(args) -> int:
               file=sys.stderr)
 
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=port, log_level=args.log_level,
-                                           ws_max_size=1 << 20))
+                                           ws_max_size=UVICORN_WS_MAX_SIZE))
 
     def announce() -> None:
         while not server.started and not server.should_exit:

@@ -1,7 +1,8 @@
 """The char-LMs the page can generate with, addressed by id (a client never sends a path).
 
 Sources: the bundled default model (id ``default``), checkpoints named on the command line, and
-every ``*.safetensors`` in a models directory.  A checkpoint that fails to load is listed with its
+in a models directory every ``*.safetensors`` file and every run folder's ``model.safetensors``
+(``rnnlab train`` writes ``runs/<name>/model.safetensors``; the id is the folder's name).  A checkpoint that fails to load is listed with its
 error instead of breaking the server.
 """
 
@@ -58,8 +59,12 @@ class ModelRegistry:
         for path in models:
             self._add(None, Path(path).stem, Path(path), "command line")
         if models_dir is not None and Path(models_dir).is_dir():
-            for path in sorted(Path(models_dir).glob("*.safetensors")):
-                self._add(None, path.stem, path, "models directory")
+            folder = Path(models_dir)
+            for path in sorted(folder.glob("*.safetensors")):
+                if not path.name.endswith(".resume.safetensors"):  # training state, not a model
+                    self._add(None, path.stem, path, "models directory")
+            for path in sorted(folder.glob("*/model.safetensors")):
+                self._add(None, path.parent.name, path, "models directory")
         if preload:
             for entry in self.entries.values():
                 if entry.source != "models directory":
