@@ -18,6 +18,7 @@ class Watch:
         page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: self.errors.append(str(e)))
         page.on("request", lambda r: self.requests.append(r.url))
+        page.on("websocket", lambda ws: self.requests.append(ws.url))
 
     def outside(self, base: str) -> list[str]:
         return [u for u in self.requests if not (u.startswith(base + "/") or u.startswith("data:")
@@ -87,6 +88,11 @@ def test_changing_the_configuration_and_stepping_change_the_diagram_and_heatmap(
     assert page.locator("[data-testid=unrolled-diagram] .col.current").get_attribute("data-t") == "2" != current
     page.get_by_test_id("step-back").click()
     page.wait_for_function("document.getElementById('hidden-heatmap').dataset.step === '1'")
+    # values on hover
+    page.locator("[data-testid=unrolled-diagram] .col").nth(4).hover()
+    tip = page.locator("#tooltip")
+    assert tip.is_visible() and "Step t = 4" in tip.inner_text() and "prediction" in tip.inner_text()
+    page.mouse.move(5, 5)
 
     page.get_by_test_id("sequence-type").select_option("text")
     page.wait_for_function("document.querySelector('[data-testid=unrolled-diagram] text.xval').textContent === 'h'")
