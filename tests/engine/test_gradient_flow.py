@@ -220,7 +220,7 @@ def ratio_at_50(cell, seed, nonlinearity="tanh", init="pytorch", **init_options)
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_tanh_rnn_gradient_vanishes_over_50_steps_with_default_init(seed):
-    # measured about 1e-13 .. 1e-15: ||W_hh|| ~ 0.6 and tanh' <= 1 multiply 49 times
+    # measured 4e-14 .. 3e-13: spectral radius ~0.6 and tanh' <= 1 multiply 49 times
     assert ratio_at_50("rnn", seed).ratio() < 1e-8
 
 
@@ -228,7 +228,7 @@ def test_tanh_rnn_gradient_vanishes_over_50_steps_with_default_init(seed):
 def test_lstm_with_an_open_forget_gate_keeps_orders_of_magnitude_more_gradient_than_tanh_rnn(seed):
     rnn = ratio_at_50("rnn", seed).ratio()
     lstm = ratio_at_50("lstm", seed, forget_bias=1.0).ratio()
-    assert lstm > 1e4 * rnn  # measured ratio of ratios 1e7 .. 1e10
+    assert lstm > 1e4 * rnn  # measured ratio of ratios 4e7 .. 2e8
 
 
 @pytest.mark.parametrize("seed", SEEDS)
