@@ -80,6 +80,7 @@ async function boot() {
   initHowItWorks();
   store.on(["network", "sequence", "trainedId"], debounce(refreshTrace, 60));
   await Promise.all([refreshTrace(), models.then((list) => store.set({ models: list }))]);
+  document.body.dataset.interactiveMs = String(Math.round(performance.now())); // controls, diagram, math usable
   await plotlyReady; // the charts queued so far are drawn once it has loaded
   await new Promise((resolve) => requestAnimationFrame(() => resolve()));
   document.body.dataset.coreReadyMs = String(Math.round(performance.now())); // visualizer and generation usable
