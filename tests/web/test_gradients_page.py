@@ -1,0 +1,78 @@
+"""Section 5 in a real browser: three gradient curves, the controls change them, the gradient check agrees."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+READY = "body[data-ready=true]"
+
+
+@pytest.fixture(scope="module")
+def section(browser, server_url):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, reduced_motion="reduce")
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server_url + "/")
+    page.wait_for_selector(READY, state="attached", timeout=20000)
+    page.wait_for_function("document.getElementById('gradient-norms') && document.getElementById('gradient-norms').data",
+                           timeout=20000)
+    page.locator("section#vanishing").scroll_into_view_if_needed()
+    yield page, errors
+    context.close()
+
+
+def curves(page) -> list[dict]:
+    return page.evaluate("""() => document.getElementById('gradient-norms').data.map(
+        (t) => ({ name: t.name, first: t.y[0], last: t.y[t.y.length - 1], n: t.y.length }))""")
+
+
+def wait_for_curves(page, predicate: str) -> None:
+    page.wait_for_function(f"""() => {{ const d = document.getElementById('gradient-norms').data;
+        return d && ({predicate}); }}""", timeout=20000)
+
+
+def set_range(page, testid: str, value: float) -> None:
+    page.eval_on_selector(f"[data-testid={testid}]", """(el, v) => { el.value = v;
+        el.dispatchEvent(new Event('input', {bubbles: true})); el.dispatchEvent(new Event('change', {bubbles: true})); }""", value)
+
+
+def test_three_cells_are_drawn_and_the_tanh_rnn_gradient_vanishes(section, artifacts):
+    page, errors = section
+    data = curves(page)
+    assert [c["name"] for c in data] == ["Vanilla RNN", "LSTM", "GRU"]
+    assert all(c["n"] == 50 for c in data)
+    rnn = data[0]
+    assert rnn["first"] < 1e-8 * rnn["last"]
+    page.wait_for_selector("[data-testid=gradient-remedies] table", timeout=30000)
+    page.locator("section#vanishing").screenshot(path=str(artifacts / "gradients-1280.png"))
+    assert errors == []
+
+
+def test_sequence_length_scale_and_clipping_change_the_curves(section):
+    page, _ = section
+    set_range(page, "gradient-seq-len", 30)
+    wait_for_curves(page, "d[0].y.length === 30")
+    page.get_by_test_id("gradient-activation").select_option("relu")
+    page.get_by_test_id("gradient-init").select_option("identity")
+    set_range(page, "gradient-scale", 1.5)
+    wait_for_curves(page, "d[0].y[0] > 1e3 * d[0].y[d[0].y.length - 1]")  # exploding
+    page.get_by_test_id("gradient-clip").select_option("norm")
+    wait_for_curves(page, "d.length === 6")  # a dashed, clipped curve per cell
+    names = [c["name"] for c in curves(page)]
+    assert "Vanilla RNN, clipped" in names
+
+
+def test_gradient_check_shows_bptt_beside_finite_differences(section, artifacts):
+    page, errors = section
+    page.get_by_test_id("gradient-cell").select_option("lstm")
+    page.get_by_test_id("gradient-check").click()
+    result = page.get_by_test_id("gradient-check-result")
+    result.locator("table").wait_for(timeout=30000)
+    assert "finite differences agree" in result.inner_text()
+    assert result.locator("tr").count() > 4
+    page.locator("section#vanishing").screenshot(path=str(artifacts / "gradients-check-1280.png"))
+    assert errors == []
