@@ -41,7 +41,17 @@ def artifacts() -> Path:
 @pytest.fixture(scope="session")
 def server_url(tmp_path_factory):
     model = train_tiny_charlm(tmp_path_factory.mktemp("web-models") / "tiny.safetensors", steps=150)
-    app = create_app(Settings(default_model=None, models=(model,)))
+    yield from serve(Settings(default_model=None, models=(model,)))
+
+
+@pytest.fixture(scope="session")
+def bare_server_url():
+    """A server with no model at all, as a fresh checkout before the default model ships."""
+    yield from serve(Settings(default_model=None))
+
+
+def serve(settings: Settings):
+    app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

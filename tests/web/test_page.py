@@ -202,3 +202,18 @@ def test_phone_layout_has_no_sideways_scroll(browser, server_url, artifacts):
     assert width <= 391, f"the page is {width}px wide on a 390px screen"
     assert watch.errors == [] and watch.outside(server_url) == []
     context.close()
+
+
+def test_without_a_model_the_generation_section_says_so_and_the_rest_works(browser, bare_server_url):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, reduced_motion="reduce")
+    page = context.new_page()
+    watch = Watch(page)
+    page.goto(bare_server_url + "/")
+    page.wait_for_selector(READY, state="attached", timeout=20000)
+    assert "No model is bundled" in page.get_by_test_id("no-model").inner_text()
+    assert page.get_by_test_id("generate").is_disabled()
+    assert not page.get_by_test_id("next-char-distribution").is_visible()
+    page.get_by_test_id("step-forward").click()
+    assert step_label(page).startswith("t = 1 ")
+    assert watch.errors == []
+    context.close()

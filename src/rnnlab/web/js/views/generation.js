@@ -219,7 +219,10 @@ export function initGeneration() {
     if (!usable.length) {
       model.append(el("option", { value: "", text: "no model available" }));
       model.disabled = prompt.disabled = temperature.disabled = length.disabled = true;
-      output.replaceChildren(el("p", { class: "empty", "data-testid": "no-model", text: list.message || "No model is available." }));
+      const parts = (list.message || "No model is available.").split("`"); // `code` in the message
+      output.replaceChildren(el("p", { class: "empty", "data-testid": "no-model" },
+        parts.map((part, k) => (k % 2 ? el("code", { text: part }) : part))));
+      document.getElementById("generation").classList.add("no-model");
       status.textContent = "";
     } else {
       output.replaceChildren(el("p", { class: "empty", text: "Press Generate: the text appears here character by character. Click any character to see the distribution it was drawn from." }));
