@@ -351,3 +351,42 @@ def test_docs_security_lists_every_limit_with_its_value():
     doc = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
     for limit in limits.table():
         assert limit.value in doc and limit.name in doc, limit
+
+
+# ---- rnnlab serve --------------------------------------------------------------------------------
+def test_rnnlab_serve_off_loopback_warns_and_prints_a_token_it_then_requires(tmp_path):
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "rnnlab.cli.main", "serve", "--host", "0.0.0.0", "--port", "0",
+                             "--no-default-model"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        line = ""
+        deadline = time.monotonic() + 30
+        while "rnnlab serve:" not in line and time.monotonic() < deadline and proc.poll() is None:
+            line = proc.stdout.readline()
+        match = re.search(r"http://[^:]+:(\d+)/\?token=([0-9a-f]+)", line)
+        assert match, line
+        port, token = match.group(1), match.group(2)
+        assert len(token) >= 32
+
+        def status(path: str, headers: dict) -> int:
+            request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=10) as reply:
+                    return reply.status
+            except urllib.error.HTTPError as e:
+                return e.code
+
+        assert status("/api/health", {}) == 401
+        assert status("/api/health", {"Authorization": f"token {token}"}) == 200
+        assert status(f"/api/health?token={token}", {}) == 200
+        assert status("/api/health", {"Authorization": f"token {token}", "Host": "evil.com"}) == 403
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=20)
+    assert "warning: listening on 0.0.0.0" in err and "token" in err

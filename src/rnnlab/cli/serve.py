@@ -19,6 +19,8 @@ def add_arguments(p) -> None:
                    help="a char-LM checkpoint (.safetensors) or a run folder of `rnnlab train`; repeat for several")
     p.add_argument("--models-dir", metavar="DIR",
                    help="list every checkpoint and run folder in this folder (default: ./runs if it exists)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="also answer requests addressed to this host name (repeatable; loopback always works)")
     p.add_argument("--no-default-model", action="store_true", help="do not load the bundled default model")
     p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"],
                    help="server log level (default: warning)")
@@ -58,6 +60,7 @@ def run(args) -> int:
     from rnnlab.cli.main import UserError
     from rnnlab.server.app import create_app
     from rnnlab.server.limits import UVICORN_WS_MAX_SIZE
+    from rnnlab.server.security import with_token
     from rnnlab.server.settings import Settings
 
     models, models_dir = _check(args)
@@ -71,13 +74,17 @@ def run(args) -> int:
     except OSError as e:
         raise UserError(f"cannot listen on {args.host}:{args.port} ({e.strerror or e}); try another --port") from None
 
-    base = Settings(host=args.host, port=port, models=models, models_dir=models_dir)
+    base = Settings(host=args.host, port=port, models=models, models_dir=models_dir,
+                    allowed_hosts=tuple(args.allow_host))
     settings = Settings(**{**base.__dict__, "default_model": None}) if args.no_default_model else base
+    settings = with_token(settings)  # bound off loopback: a fresh token, required from every client
+    url = settings.url + (f"?token={settings.token}" if settings.token else "")
     app = create_app(settings)
     listing = app.state.models.list()
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: listening on {args.host}: other machines on the network can reach this server",
-              file=sys.stderr)
+    if settings.token is not None:
+        print(f"warning: listening on {args.host}: other machines on the network can reach this server; "
+              f"every request must carry the token (open the address below, or send "
+              f"'Authorization: token {settings.token}')", file=sys.stderr)
 
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=port, log_level=args.log_level,
                                            ws_max_size=UVICORN_WS_MAX_SIZE))
@@ -87,11 +94,11 @@ def run(args) -> int:
             threading.Event().wait(0.02)
         if server.started:
             names = ", ".join(m["id"] for m in listing["models"] if m["available"]) or "none"
-            print(f"rnnlab serve: {settings.url}  (models: {names}; Ctrl+C to stop)", flush=True)
+            print(f"rnnlab serve: {url}  (models: {names}; Ctrl+C to stop)", flush=True)
             if listing["message"]:
                 print(f"  note: {listing['message']}", flush=True)
             if args.open:
-                webbrowser.open(settings.url)
+                webbrowser.open(url)
 
     threading.Thread(target=announce, daemon=True).start()
     server.run()

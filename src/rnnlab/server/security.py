@@ -28,7 +28,8 @@ keeps a ``?token=`` out of Referer headers).
 
 The one exemption: Starlette's in-process ``TestClient`` (scope ``client == ("testclient", 50000)``,
 ``Host: testserver``) passes the Host check, so that the app's tests run unchanged; a request from a
-socket always carries the peer's IP address as its client and cannot take this path.
+socket carries the peer's IP address and port as its client (uvicorn's X-Forwarded-For handling
+sets the port to 0), so it cannot take this path.
 
 Threat model and figures: ``docs/security.md``.  Proved by ``tests/server/test_security.py``.
 """
@@ -50,7 +51,7 @@ from .limits import BODY_READ_SECONDS, MAX_BODY_BYTES, MAX_WS_MESSAGE_BYTES
 
 LOOPBACK_NAMES = frozenset({"localhost"})
 WILDCARD_BINDS = frozenset({"0.0.0.0", "::", "", "*"})
-TEST_CLIENT = ("testclient", "testserver")  # (scope client host, Host header) of starlette's TestClient
+TEST_CLIENT = ("testclient", 50000, "testserver")  # starlette TestClient's scope client and Host header
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -392,4 +393,4 @@ def _same(given: str, expected: str) -> bool:
 
 def _is_test_client(scope, host: tuple[str, int | None]) -> bool:
     client = scope.get("client") or ("", 0)
-    return (client[0], host[0]) == TEST_CLIENT
+    return (client[0], client[1], host[0]) == TEST_CLIENT  # a proxy header can set the host, never the port
