@@ -64,7 +64,23 @@ async function loadSectionViews() {
   }
 }
 
+// the section in view is marked in the top bar
+function followSections() {
+  const links = new Map([...document.querySelectorAll(".sections-nav a")].map((a) => [a.hash.slice(1), a]));
+  const observer = new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      if (!entry.isIntersecting) continue;
+      for (const [id, a] of links) a.toggleAttribute("aria-current", id === entry.target.id);
+    }
+  }, { rootMargin: "-45% 0px -50% 0px" });
+  for (const id of links.keys()) {
+    const section = document.getElementById(id);
+    if (section) observer.observe(section);
+  }
+}
+
 async function boot() {
+  followSections();
   const models = fetchModels(); // in parallel with the options and with Plotly.js loading
   const options = await api.visualizerOptions();
   store.set({ options, network: options.defaults.network, sequence: options.defaults.sequence });

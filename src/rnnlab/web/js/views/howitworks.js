@@ -6,14 +6,14 @@ import { el, displayChar, num, perFrame } from "../format.js";
 import { diverging } from "../theme.js";
 import { focusedStep } from "./distribution.js";
 
-const UNITS_SHOWN = 48;
+const UNITS_SHOWN = 512; // every unit of the top layer, small cells when there are many
 
 function stage(n, title, ...body) {
   return el("div", { class: "stage" }, el("h4", {}, el("span", { class: "n", text: String(n) }), title), ...body);
 }
 
 function strip(values, zmax = 1) {
-  const node = el("div", { class: "strip" });
+  const node = el("div", { class: values.length > 64 ? "strip dense" : "strip" });
   for (const v of values) {
     const cell = el("span", { title: num(v, 3) });
     cell.style.background = diverging(v, zmax);
@@ -63,7 +63,7 @@ export function initHowItWorks() {
         el("div", { class: "eq", text: UPDATE[cell.cell] || UPDATE.rnn }),
         hPrev ? el("div", {}, el("span", { class: "small muted", text: "hₜ₋₁" }), strip(hPrev.slice(0, UNITS_SHOWN))) : el("p", { text: "hₜ₋₁: the state after the prompt." }),
         el("div", {}, el("span", { class: "small muted", text: "hₜ" }), strip(h.slice(0, UNITS_SHOWN))),
-        el("p", { text: `First ${Math.min(UNITS_SHOWN, h.length)} of ${h.length} units of layer ${top}${delta === null ? "" : `; the state moved by ‖Δh‖ = ${num(delta, 2)}`}.` })),
+        el("p", { text: `${h.length <= UNITS_SHOWN ? "All" : `The first ${UNITS_SHOWN} of`} ${h.length} units of layer ${top} (blue positive, red negative)${delta === null ? "" : `; the state moved by ‖Δh‖ = ${num(delta, 2)}`}.` })),
       stage(3, "Softmax output",
         el("div", { class: "eq", text: `p = softmax(W_hy hₜ / ${s.gen.temperature.toFixed(2)})` }),
         el("div", { class: "probs" }, best.flatMap(([c, p]) => [
