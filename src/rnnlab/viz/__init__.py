@@ -23,4 +23,10 @@ from .figure import display_char, to_figure
 from .heatmap import gate_heatmap, heatmap_spec, hidden_heatmap, hidden_heatmap_spec
 from .unrolled import unrolled_diagram, unrolled_diagram_data
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = [
+    "TEMPERATURE_BANDS", "display_char", "to_figure",
+    "heatmap_spec", "hidden_heatmap_spec", "hidden_heatmap", "gate_heatmap",
+    "distribution_spec", "distribution_chart", "entropy_curve_spec", "entropy_curve",
+    "loss_curve_spec", "loss_curve", "prediction_spec", "prediction_chart",
+    "unrolled_diagram_data", "unrolled_diagram",
+]
