@@ -51,3 +51,39 @@ def test_a_missing_apps_extra_tells_the_user_what_to_install(monkeypatch, capsys
     monkeypatch.setattr("rnnlab.data.timeseries.optional_import", missing)
     assert main(["forecast", "nile"]) == 2
     assert "pip install 'rnnlab[apps]'" in capsys.readouterr().err
+
+
+def sentiment_csv(tmp_path, n=400):
+    rng = np.random.default_rng(0)
+    good, bad, filler = ["great", "moving", "fun"], ["dull", "awful", "flat"], ["the", "film", "is", "a", "plot"]
+    rows = ["text,label"]
+    for i in range(n):
+        label = "fresh" if i % 2 else "rotten"
+        words = list(rng.choice(filler, size=4)) + [rng.choice(good if label == "fresh" else bad)]
+        rows.append(f"{' '.join(rng.permutation(words))},{label}")
+    path = tmp_path / "reviews.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_classify_compares_with_logistic_regression_and_saves(tmp_path, capsys):
+    csv = sentiment_csv(tmp_path)
+    out, numbers = tmp_path / "c.safetensors", tmp_path / "c.json"
+    code = main(["classify", str(csv), "--epochs", "15", "--lr", "0.01", "--hidden", "8", "--embed", "8", "--dropout", "0",
+                 "--explain", "a great film", "--out", str(out), "--json", str(numbers)])
+    text = capsys.readouterr().out
+    assert code == 0
+    assert "bag-of-words" in text and "confusion matrix" in text and "P(fresh)" in text
+    results = json.loads(numbers.read_text())["results"]
+    assert [r["name"].split(" ")[0] for r in results] == ["GRU", "bag-of-words"]
+    assert results[0]["accuracy"] >= 0.75 and len(results[0]["confusion"]) == 2
+    from rnnlab.tasks.classify import SequenceClassifier
+
+    assert SequenceClassifier.load(out).classes == ["fresh", "rotten"]
+
+
+def test_classify_names_the_missing_columns(tmp_path, capsys):
+    path = tmp_path / "x.csv"
+    path.write_text("review,stars\nok,1\n", encoding="utf-8")
+    assert main(["classify", str(path)]) == 2
+    assert "needs columns 'text' and 'label'" in capsys.readouterr().err

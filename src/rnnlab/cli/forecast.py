@@ -73,7 +73,7 @@ def _run(args, cells) -> int:
     from rnnlab.data.timeseries import DATASETS, SeriesError, load_series, tail_split, with_options
     from rnnlab.tasks.forecast import ForecastConfig, compare
 
-    console = Console()
+    console = Console(width=max(110, Console().width))  # tables stay readable when piped
     csv_options = {}
     if args.series not in DATASETS:
         csv_options = {"time_column": args.time_column, "season": args.season or 1, "difference": args.difference,

@@ -15,6 +15,7 @@ import sys
 COMMANDS: dict[str, str] = {
     "demo": "rnnlab.cli.demo",
     "forecast": "rnnlab.cli.forecast",
+    "classify": "rnnlab.cli.classify",
     "train": "rnnlab.cli.train",
     "generate": "rnnlab.cli.generate",
     "eval": "rnnlab.cli.eval",
