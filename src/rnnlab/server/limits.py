@@ -36,6 +36,7 @@ def table() -> list[Limit]:
     """Every limit, read from the modules that enforce it (so this table cannot drift from them)."""
     from ..io import checkpoint
     from . import ws
+    from .schemas import gradients as g
     from .schemas import limits as s
     from .settings import Settings
 
@@ -63,6 +64,10 @@ def table() -> list[Limit]:
         Limit("recurrent weight scale", f"0–{s.RECURRENT_SCALE_MAX:g}", schema, "422"),
         Limit("training time in the page", f"{s.TRAIN_SECONDS_MIN:g}–{s.TRAIN_SECONDS_MAX:g} s", schema, "422"),
         Limit("learning rate in the page", f"{s.LR_MIN:g}–{s.LR_MAX:g}", schema, "422"),
+        Limit("gradient lab sequence length", f"{g.GRAD_SEQ_LEN_MIN}–{g.GRAD_SEQ_LEN_MAX} steps", schema, "422"),
+        Limit("gradient lab skip across time", f"0–{g.TIME_SKIP_MAX} steps", schema, "422"),
+        Limit("gradient check (finite differences) model", f"T ≤ {g.CHECK_SEQ_LEN_MAX}, H ≤ {g.CHECK_HIDDEN_MAX}",
+              schema, "422"),
         Limit("concurrent trainings in the page", f"{d.max_training_jobs}", "visualizer manager",
               "error message, close 4503"),
         Limit("trained networks remembered", f"{d.trained_models_kept} (least recently used dropped)",
