@@ -73,3 +73,13 @@ def test_constant_schedule_keeps_the_rate_after_warmup():
     config = TrainConfig(lr=0.5, schedule="constant", warmup_steps=4, steps=10, minutes=None)
     assert [learning_rate(config, s, s / 10) for s in (2, 4, 9)] == [0.25, 0.5, 0.5]
     assert not math.isnan(learning_rate(config, 10, 1.0))
+
+
+def test_the_default_preset_is_the_recipe_in_configs_default_toml():
+    import tomllib
+    from pathlib import Path
+
+    recipe = tomllib.loads((Path(__file__).parents[2] / "configs" / "default.toml").read_text())
+    assert recipe["corpus"] == "tinyshakespeare" and recipe["preset"] == "default"
+    assert TrainConfig.from_dict({**PRESETS["default"].to_dict(), **recipe["train"]}) == PRESETS["default"]
+    assert set(recipe["train"]) | {"steps", "eval_max_chars"} == set(TrainConfig().to_dict())
