@@ -50,7 +50,10 @@ def http(app, method: str = "GET", path: str = "/api/health", headers=(("host", 
         calls["receive"] += 1
         if delay:
             await asyncio.sleep(delay)
-        return pending.pop(0) if pending else {"type": "http.disconnect"}
+        if pending:
+            return pending.pop(0)
+        await asyncio.sleep(30)  # a connected client: the disconnect comes only when it leaves
+        return {"type": "http.disconnect"}
 
     async def send(message):
         sent.append(message)
