@@ -139,7 +139,11 @@ def test_training_in_the_page_draws_a_loss_curve_and_marks_the_weights_trained(a
     page.get_by_test_id("train").click()
     page.wait_for_function("document.querySelector('[data-testid=weights-status]').textContent.startsWith('trained')",
                            timeout=15000)
-    assert page.locator("[data-testid=loss-curve] .main-svg").count() > 0
+    page.wait_for_timeout(100)
+    points = page.evaluate("document.querySelector('[data-testid=loss-curve]').data[0].y")
+    assert len(points) > 3 and points[-1] < points[0]
+    drawn = page.locator("[data-testid=loss-curve] .scatterlayer path.js-line").get_attribute("d")
+    assert drawn and drawn.count("L") > 2  # the line is drawn, not only the axes
     assert watch.errors == []
 
 

@@ -30,7 +30,8 @@ export function initTraining(onTrained) {
 
   const draw = perFrame(() => {
     if (!spec) return;
-    const data = [{ ...spec.data[0], x: points.x, y: points.y }];
+    // copies: Plotly.react redraws only data whose arrays are new
+    const data = [{ ...spec.data[0], x: points.x.slice(), y: points.y.slice() }];
     render(plot, { data, layout: { ...spec.layout, height: 180, margin: { l: 48, r: 8, t: 28, b: 32 } } });
   });
 
