@@ -62,6 +62,7 @@ def test_page_loads_with_every_section_no_console_error_and_no_outside_request(a
     page.screenshot(path=str(artifacts / "page-1280x800-top.png"))
     assert page.locator("#hidden-heatmap .main-svg").count() > 0  # Plotly drew the heatmap
     assert page.locator("[data-testid=unrolled-diagram] svg .col").count() == 24
+    assert page.get_by_test_id("heatmap-legend").inner_text() == "Blue: positive activations | Red: negative activations"
     assert watch.errors == []
     assert watch.outside(server_url) == []
 
@@ -198,8 +199,9 @@ def test_phone_layout_has_no_sideways_scroll(browser, server_url, artifacts):
     page.goto(server_url + "/")
     page.wait_for_selector(READY, state="attached", timeout=20000)
     page.screenshot(path=str(artifacts / "page-390x844-top.png"))
-    for section in ("visualizer", "generation", "math"):
+    for section in ("visualizer", "controls", "hidden-heatmap", "generation", "generated-output", "math"):
         page.evaluate(f"document.getElementById('{section}').scrollIntoView()")
+        page.evaluate("window.scrollBy(0, -64)")  # below the top bar
         page.wait_for_timeout(150)
         page.screenshot(path=str(artifacts / f"{section}-390x844.png"))
     width = page.evaluate("document.scrollingElement.scrollWidth")
