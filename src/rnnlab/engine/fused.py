@@ -85,6 +85,11 @@ class ForwardWeights:
     bias: np.ndarray  # (G*H, 1) b_ih + b_hh (GRU: b_hh only for r, z), scaled like the weights
     b_hn: np.ndarray | None  # (H, 1) GRU: b_hn, applied to W_hn h_prev before the reset gate
 
+    @property
+    def w_ih_plus_bias(self) -> np.ndarray:
+        """(G*H, V): for one-hot input, column v is W_ih onehot(v) + bias, so one gather per step."""
+        return self.w_ih + self.bias
+
 
 def _forward_weights(cell: str, p: LayerParams) -> ForwardWeights:
     H = p.weight_hh.shape[1]
@@ -106,17 +111,25 @@ def _forward_weights(cell: str, p: LayerParams) -> ForwardWeights:
 
 
 # ---- forward, one layer of one chunk ------------------------------------------------------------
-def _rnn_forward(w: ForwardWeights, xproj, h0, nonlinearity, record):
-    """xproj (T, H, b) = W_ih x_t + b_ih + b_hh.  h_t = act(xproj_t + W_hh h_{t-1})."""
+def _rnn_forward(w: ForwardWeights, xproj, tokens, h0, nonlinearity, record):
+    """xproj (T, H, b) = W_ih x_t + b_ih + b_hh (or tokens (T, b) for one-hot input).
+
+    h_t = act(xproj_t + W_hh h_{t-1}).
+    """
     T, H, b = xproj.shape
     hs = np.empty((T + 1, H, b), xproj.dtype)  # (T+1, H, b)
     hs[0] = h0
     pre = np.empty_like(xproj) if record else None  # (T, H, b)
     wh = np.empty((H, b), xproj.dtype)  # (H, b) scratch for W_hh h
+    w_in = w.w_ih_plus_bias if tokens is not None else None  # (H, V)
     for t in range(T):
         h = hs[t + 1]
         np.matmul(w.w_hh, hs[t], out=wh)
-        np.add(xproj[t], wh, out=h)  # a: the pre-activation, in place in h_t
+        if tokens is not None:  # one-hot input: the product is a column gather (trick 4)
+            np.take(w_in, tokens[t], axis=1, out=h, mode="clip")
+            h += wh
+        else:
+            np.add(xproj[t], wh, out=h)  # a: the pre-activation, in place in h_t
         if record:
             pre[t] = h
         if nonlinearity == "tanh":
@@ -126,8 +139,9 @@ def _rnn_forward(w: ForwardWeights, xproj, h0, nonlinearity, record):
     return ChunkLayer(x=None, hs=hs, acts=None, cs=None, tanh_c=None, gh_n=None, pre=pre)
 
 
-def _lstm_forward(w: ForwardWeights, acts, h0, c0, record):
-    """acts (T, 4H, b) holds the input projections and becomes the activated gates i, f, o, g."""
+def _lstm_forward(w: ForwardWeights, acts, tokens, h0, c0, record):
+    """acts (T, 4H, b) holds the input projections (or, with tokens (T, b), nothing yet) and
+    becomes the activated gates i, f, o, g."""
     T, G_H, b = acts.shape
     H, H3 = G_H // 4, 3 * (G_H // 4)
     dtype = acts.dtype
@@ -138,8 +152,11 @@ def _lstm_forward(w: ForwardWeights, acts, h0, c0, record):
     pre = np.empty_like(acts) if record else None  # (T, 4H, b)
     wh = np.empty((G_H, b), dtype)  # (4H, b) scratch for W_hh h
     ig = np.empty((H, b), dtype)  # (H, b) scratch for i * g
+    w_in = w.w_ih_plus_bias if tokens is not None else None  # (4H, V)
     for t in range(T):
         z = acts[t]  # (4H, b): [i f o] pre-activations / 2, then g
+        if tokens is not None:  # one-hot input: the product is a column gather (trick 4)
+            np.take(w_in, tokens[t], axis=1, out=z, mode="clip")
         np.matmul(w.w_hh, hs[t], out=wh)
         z += wh
         if record:
@@ -158,8 +175,9 @@ def _lstm_forward(w: ForwardWeights, acts, h0, c0, record):
     return ChunkLayer(x=None, hs=hs, acts=acts, cs=cs, tanh_c=tanh_c, gh_n=None, pre=pre)
 
 
-def _gru_forward(w: ForwardWeights, acts, h0, record):
-    """acts (T, 3H, b) holds W_ih x + b_ih (+ b_hr, b_hz) and becomes the activated gates r, z, n."""
+def _gru_forward(w: ForwardWeights, acts, tokens, h0, record):
+    """acts (T, 3H, b) holds W_ih x + b_ih (+ b_hr, b_hz) (or, with tokens (T, b), nothing yet) and
+    becomes the activated gates r, z, n."""
     T, G_H, b = acts.shape
     H = G_H // 3
     dtype = acts.dtype
@@ -169,8 +187,11 @@ def _gru_forward(w: ForwardWeights, acts, h0, record):
     pre = np.empty_like(acts) if record else None  # (T, 3H, b)
     wh = np.empty((G_H, b), dtype)  # (3H, b) scratch for W_hh h
     rg = np.empty((H, b), dtype)  # (H, b) scratch for r * gh_n
+    w_in = w.w_ih_plus_bias if tokens is not None else None  # (3H, V)
     for t in range(T):
         a = acts[t]  # (3H, b)
+        if tokens is not None:  # one-hot input: the product is a column gather (trick 4)
+            np.take(w_in, tokens[t], axis=1, out=a, mode="clip")
         np.matmul(w.w_hh, hs[t], out=wh)
         np.add(wh[2 * H :], w.b_hn, out=gh_n[t])  # gh_n = W_hn h_prev + b_hn
         rz = a[: 2 * H]
@@ -193,27 +214,38 @@ def _gru_forward(w: ForwardWeights, acts, h0, record):
     return ChunkLayer(x=None, hs=hs, acts=acts, cs=None, tanh_c=None, gh_n=gh_n, pre=pre)
 
 
-def _forward_chunk(config: RecurrentConfig, weights, x, h0, c0, record: bool):
-    """All layers of one chunk.  x: (T, b) integer indices or (T, I, b) floats; h0, c0: (L, H, b)."""
+def _forward_chunk(config: RecurrentConfig, weights, x, state: State, lo: int, hi: int, record: bool,
+                   out, h_n, c_n):
+    """All layers of batch columns lo:hi.  Reads x (T, B) or (T, B, I) and state; writes its columns
+    of out (T, B, H), h_n and c_n (L, B, H) (the layout changes happen in the threads too)."""
+    dtype = out.dtype
+    if x.ndim == 2:
+        layer_in = np.ascontiguousarray(x[:, lo:hi])  # (T, b) integer indices
+    else:
+        layer_in = _feature_major(x, lo, hi, dtype)  # (T, I, b)
+    h0 = _feature_major(state.h, lo, hi, dtype)  # (L, H, b)
+    c0 = _feature_major(state.c, lo, hi, dtype) if config.has_cell_state else None  # (L, H, b)
     layers = []
-    layer_in = x
     for k, w in enumerate(weights):
-        if layer_in.ndim == 2:  # one-hot input: a column gather of W_ih is the product (trick 4)
-            T, b = layer_in.shape
-            gathered = np.take(w.w_ih, layer_in.reshape(-1), axis=1).reshape(-1, T, b)  # (G*H, T, b)
-            xproj = np.empty((T, gathered.shape[0], b), gathered.dtype)  # (T, G*H, b)
-            np.add(gathered.transpose(1, 0, 2), w.bias, out=xproj)
+        if layer_in.ndim == 2:  # one-hot input: gathered step by step inside the loop (trick 4)
+            tokens = layer_in  # (T, b)
+            xproj = np.empty((tokens.shape[0], w.w_hh.shape[0], tokens.shape[1]), dtype)  # (T, G*H, b)
         else:
+            tokens = None
             xproj = np.matmul(w.w_ih, layer_in)  # (T, G*H, b)
             xproj += w.bias
         if config.cell == "rnn":
-            layer = _rnn_forward(w, xproj, h0[k], config.nonlinearity, record)
+            layer = _rnn_forward(w, xproj, tokens, h0[k], config.nonlinearity, record)
         elif config.cell == "lstm":
-            layer = _lstm_forward(w, xproj, h0[k], c0[k], record)
+            layer = _lstm_forward(w, xproj, tokens, h0[k], c0[k], record)
         else:
-            layer = _gru_forward(w, xproj, h0[k], record)
+            layer = _gru_forward(w, xproj, tokens, h0[k], record)
         layers.append(ChunkLayer(layer_in, layer.hs, layer.acts, layer.cs, layer.tanh_c, layer.gh_n, layer.pre))
         layer_in = layer.hs[1:]  # (T, H, b)
+        h_n[k, lo:hi] = layer.hs[-1].T
+        if c_n is not None:
+            c_n[k, lo:hi] = layer.cs[-1].T
+    out[:, lo:hi] = np.swapaxes(layer_in, 1, 2)
     return tuple(layers)
 
 
@@ -267,23 +299,11 @@ def forward(config: RecurrentConfig, params: dict, x: np.ndarray, state: State |
     state = zero_state(config, B, dtype) if state is None else state
     weights = [_forward_weights(config.cell, LayerParams.of(params, k)) for k in range(L)]
     spans = batch_spans(B, chunks)
-    jobs = []
-    for lo, hi in spans:
-        xc = np.ascontiguousarray(x[:, lo:hi]) if int_input else _feature_major(x, lo, hi, dtype)  # (T, b) | (T, I, b)
-        h0 = _feature_major(state.h, lo, hi, dtype)  # (L, H, b)
-        c0 = _feature_major(state.c, lo, hi, dtype) if config.has_cell_state else None  # (L, H, b)
-        jobs.append((config, weights, xc, h0, c0, record))
-    chunk_layers = tuple(_in_threads(_forward_chunk, jobs))
-
     out = np.empty((T, B, H), dtype)  # (T, B, H)
     h_n = np.empty((L, B, H), dtype)  # (L, B, H)
     c_n = np.empty((L, B, H), dtype) if config.has_cell_state else None  # (L, B, H)
-    for (lo, hi), layers in zip(spans, chunk_layers):
-        out[:, lo:hi] = np.swapaxes(layers[-1].hs[1:], 1, 2)
-        for k, layer in enumerate(layers):
-            h_n[k, lo:hi] = layer.hs[T].T
-            if c_n is not None:
-                c_n[k, lo:hi] = layer.cs[T].T
+    jobs = [(config, weights, x, state, lo, hi, record, out, h_n, c_n) for lo, hi in spans]
+    chunk_layers = tuple(_in_threads(_forward_chunk, jobs))
     cache = FusedCache(config=config, state0=state, int_input=int_input, spans=spans, chunks=chunk_layers)
     trace = _trace(config, spans, chunk_layers, T, B) if record else None
     return out, State(h_n, c_n), cache, trace
@@ -318,16 +338,20 @@ def _trace(config: RecurrentConfig, spans, chunk_layers, T: int, B: int) -> Trac
 
 
 # ---- backward, one layer of one chunk -----------------------------------------------------------
-def _rnn_backward(w_hh_t, lc: ChunkLayer, dout, dh_next, nonlinearity):
-    """da_t = dh_t * act'(a_t);  dh_{t-1} = W_hh.T da_t.  Returns (da (T, H, b), dh (T, H, b), dh0)."""
+# Each step's gradient of the pre-activations is made in a small contiguous scratch (fast element-wise
+# ops and product) and then copied into its columns of dZ (G*H, T*b), the layout the weight-gradient
+# product wants (trick 6): a hot copy per step instead of a transpose of the whole array at the end.
+def _rnn_backward(w_hh_t, lc: ChunkLayer, dout, dh_next, nonlinearity, dz_cols):
+    """da_t = dh_t * act'(a_t);  dh_{t-1} = W_hh.T da_t.  Fills dz_cols (H, T*b); returns (dh (T, H, b), dh0)."""
     T, H, b = dout.shape
     dtype = dout.dtype
     dh_all = np.empty((T, H, b), dtype)  # (T, H, b)
-    da_all = np.empty((T, H, b), dtype)  # (T, H, b)
+    da = np.empty((H, b), dtype)  # (H, b)
+    da_cols = dz_cols.reshape(H, T, b)  # (H, T, b) view: step t's columns are da_cols[:, t]
     positive = np.empty((H, b), bool)  # (H, b) ReLU: a > 0 exactly when h > 0 (trick 7)
     for t in reversed(range(T)):
         dh = np.add(dout[t], dh_next, out=dh_all[t])
-        h, da = lc.hs[t + 1], da_all[t]
+        h = lc.hs[t + 1]
         if nonlinearity == "tanh":
             np.multiply(h, h, out=da)
             np.subtract(1, da, out=da)
@@ -336,21 +360,28 @@ def _rnn_backward(w_hh_t, lc: ChunkLayer, dout, dh_next, nonlinearity):
             np.greater(h, 0, out=positive)
             np.multiply(dh, positive, out=da)
         np.matmul(w_hh_t, da, out=dh_next)
-    return da_all, da_all, dh_all, dh_next
+        da_cols[:, t] = da
+    return dh_all, dh_next
 
 
-def _lstm_backward(w_hh_t, lc: ChunkLayer, dout, dh_next, dc_next):
-    """The LSTM cell's backward (lstm_cell.py) over all steps, gates in internal order i, f, o, g."""
+def _lstm_backward(w_hh_t, lc: ChunkLayer, dout, dh_next, dc_next, dz_cols):
+    """The LSTM cell's backward (lstm_cell.py) over all steps, gates in internal order i, f, o, g.
+
+    Fills dz_cols (4H, T*b); returns (dh (T, H, b), dh0); dc_next ends as dc0.
+    """
     T, H, b = dout.shape
     dtype = dout.dtype
     H2, H3 = 2 * H, 3 * H
     dh_all = np.empty((T, H, b), dtype)  # (T, H, b)
-    dz_all = np.empty_like(lc.acts)  # (T, 4H, b) gradient of the gate pre-activations
+    dz = np.empty((4 * H, b), dtype)  # (4H, b) gradient of this step's gate pre-activations
+    dz_steps = dz_cols.reshape(4 * H, T, b)  # (4H, T, b) view
+    dz_i, dz_f, dz_o, dz_g = dz[:H], dz[H:H2], dz[H2:H3], dz[H3:]
+    dz_if = dz[:H2].reshape(2, H, b)  # (2, H, b) view of the i and f blocks
     dc = np.empty((H, b), dtype)  # (H, b)
     tmp = np.empty((H, b), dtype)  # (H, b)
     for t in reversed(range(T)):
         dh = np.add(dout[t], dh_next, out=dh_all[t])
-        a, tc, dz = lc.acts[t], lc.tanh_c[t], dz_all[t]
+        a, tc = lc.acts[t], lc.tanh_c[t]
         i, f, o, g = a[:H], a[H:H2], a[H2:H3], a[H3:]
         # dc = dc_next + dh * o * (1 - tanh(c)^2)
         np.multiply(tc, tc, out=tmp)
@@ -359,13 +390,10 @@ def _lstm_backward(w_hh_t, lc: ChunkLayer, dout, dh_next, dc_next):
         tmp *= dh
         np.add(dc_next, tmp, out=dc)
         # sigmoid' = s * (1 - s) for i, f, o in one pass over the block
-        sig = dz[:H3]
-        np.subtract(1, a[:H3], out=sig)
-        sig *= a[:H3]
-        dz_i, dz_f, dz_o, dz_g = dz[:H], dz[H:H2], dz[H2:H3], dz[H3:]
+        np.subtract(1, a[:H3], out=dz[:H3])
+        dz[:H3] *= a[:H3]
         dz_i *= g  # dz_i = dc * g * i (1 - i)
         dz_f *= lc.cs[t]  # dz_f = dc * c_prev * f (1 - f)
-        dz_if = dz[:H2].reshape(2, H, b)  # (2, H, b) view of the i and f blocks
         dz_if *= dc  # both times dc, in one call
         dz_o *= tc
         dz_o *= dh  # dz_o = dh * tanh(c) * o (1 - o)
@@ -375,24 +403,30 @@ def _lstm_backward(w_hh_t, lc: ChunkLayer, dout, dh_next, dc_next):
         dz_g *= dc  # dz_g = dc * i * (1 - g^2)
         np.multiply(dc, f, out=dc_next)  # dc_prev = dc * f
         np.matmul(w_hh_t, dz, out=dh_next)  # dh_prev = W_hh.T dz
-    return dz_all, dz_all, dh_all, dh_next
+        dz_steps[:, t] = dz
+    return dh_all, dh_next
 
 
-def _gru_backward(w_hh_t, lc: ChunkLayer, dout, dh_next):
-    """The GRU cell's backward (gru_cell.py) over all steps.  Returns dgi and dgh separately."""
+def _gru_backward(w_hh_t, lc: ChunkLayer, dout, dh_next, dgi_cols, dgh_cols):
+    """The GRU cell's backward (gru_cell.py) over all steps.
+
+    Fills dgi_cols and dgh_cols (3H, T*b), the gradients of W_ih x + b_ih and of W_hh h + b_hh;
+    returns (dh (T, H, b), dh0).
+    """
     T, H, b = dout.shape
     dtype = dout.dtype
     H2 = 2 * H
     dh_all = np.empty((T, H, b), dtype)  # (T, H, b)
-    dgi_all = np.empty_like(lc.acts)  # (T, 3H, b) gradient of W_ih x + b_ih
-    dgh_all = np.empty_like(lc.acts)  # (T, 3H, b) gradient of W_hh h + b_hh
+    dgi = np.empty((3 * H, b), dtype)  # (3H, b)
+    dgh = np.empty((3 * H, b), dtype)  # (3H, b)
+    dgi_steps, dgh_steps = dgi_cols.reshape(3 * H, T, b), dgh_cols.reshape(3 * H, T, b)  # (3H, T, b) views
+    da_r, da_z, da_n = dgi[:H], dgi[H:H2], dgi[H2:]
     one_minus_z = np.empty((H, b), dtype)  # (H, b)
     tmp = np.empty((H, b), dtype)  # (H, b)
     for t in reversed(range(T)):
         dh = np.add(dout[t], dh_next, out=dh_all[t])
-        a, dgi, dgh = lc.acts[t], dgi_all[t], dgh_all[t]
+        a = lc.acts[t]
         r, zg, n = a[:H], a[H:H2], a[H2:]
-        da_r, da_z, da_n = dgi[:H], dgi[H:H2], dgi[H2:]
         np.subtract(1, zg, out=one_minus_z)
         # da_n = dh * (1 - z) * (1 - n^2)
         np.multiply(n, n, out=da_n)
@@ -414,61 +448,85 @@ def _gru_backward(w_hh_t, lc: ChunkLayer, dout, dh_next):
         np.matmul(w_hh_t, dgh, out=dh_next)
         np.multiply(dh, zg, out=tmp)
         dh_next += tmp  # dh_prev = dh * z + W_hh.T dgh
-    return dgi_all, dgh_all, dh_all, dh_next
+        dgi_steps[:, t] = dgi
+        dgh_steps[:, t] = dgh
+    return dh_all, dh_next
 
 
-def _columns(a: np.ndarray) -> np.ndarray:
-    """(T, F, b) -> (F, T*b): every step's columns side by side, for one product over all steps."""
+def _columns_into(dest: np.ndarray, a: np.ndarray) -> None:
+    """(T, F, b) -> dest (F, T*b): every step's columns side by side, for one product over all steps."""
     T, F, b = a.shape
-    return np.ascontiguousarray(a.transpose(1, 0, 2)).reshape(F, T * b)
+    dest.reshape(F, T, b)[...] = a.transpose(1, 0, 2)
 
 
-def _backward_chunk(config: RecurrentConfig, w_hh_ts, w_ih_ts, layers, dout, dh_last, dc_last, vocab: int):
-    """Backward through all layers of one chunk.  dout: (T, H, b); dh_last, dc_last: (L, H, b) or None.
+def _weight_grads(lc: ChunkLayer, dgi2, dgh2, vocab: int) -> LayerParams:
+    """All four gradients of one layer from one chunk, as one or two products over T*b columns.
 
-    Returns per-layer gradients in internal gate order, the input gradient (T, I, b) or None, dh0, dc0
-    (L, H, b) and dL/dh_t (L, T, H, b).
+    With R = [X; 1; H_prev] stacked as rows (I + 1 + H, T*b) -- the layer's inputs (one-hot
+    vectors for integer input), a row of ones, the previous hidden states -- one product
+    ``dZ @ R.T`` gives ``[dW_ih | db | dW_hh]`` at once (trick 6).  The GRU's two gradients of
+    its pre-activations differ, so it takes two: ``dGI @ [X; 1].T`` and ``dGH @ [1; H_prev].T``.
+    """
+    T, H, b = lc.hs[1:].shape
+    one_hot = lc.x.ndim == 2
+    I = vocab if one_hot else lc.x.shape[1]
+    R = np.empty((I + 1 + H, T * b), dgi2.dtype)  # (I + 1 + H, T*b)
+    if one_hot:
+        R[:I] = 0
+        R[lc.x.reshape(-1), np.arange(T * b)] = 1  # the one-hot columns: a product, not np.add.at
+    else:
+        _columns_into(R[:I], lc.x)
+    R[I] = 1
+    _columns_into(R[I + 1 :], lc.hs[:-1])
+    if dgh2 is dgi2:
+        full = dgi2 @ R.T  # (G*H, I + 1 + H)
+        return LayerParams(weight_ih=full[:, :I], weight_hh=full[:, I + 1 :], bias_ih=full[:, I], bias_hh=full[:, I])
+    from_ih = dgi2 @ R[: I + 1].T  # (G*H, I + 1)
+    from_hh = dgh2 @ R[I:].T  # (G*H, 1 + H)
+    return LayerParams(weight_ih=from_ih[:, :I], weight_hh=from_hh[:, 1:], bias_ih=from_ih[:, I], bias_hh=from_hh[:, 0])
+
+
+def _backward_chunk(config: RecurrentConfig, w_hh_ts, w_ih_ts, layers, lo: int, hi: int, dout, dstate,
+                    dx, dh0, dc0, dh):
+    """Backward through all layers of batch columns lo:hi.
+
+    Reads dout (T, B, H) and dstate; writes its columns of dx (T, B, I) (float input), dh0, dc0
+    (L, B, H) and dh (L, T, B, H); returns the per-layer gradients in internal gate order.
     """
     L = config.num_layers
-    T, H, b = dout.shape
-    dtype = dout.dtype
+    dtype = layers[0].hs.dtype
+    H, b = layers[0].hs.shape[1:]
     grads = [None] * L
-    dh0 = np.empty((L, H, b), dtype)  # (L, H, b)
-    dc0 = np.empty((L, H, b), dtype) if config.has_cell_state else None  # (L, H, b)
-    dh_every = [None] * L
-    d_layer_out = dout
+    d_layer_out = _feature_major(dout, lo, hi, dtype)  # (T, H, b)
     for k in reversed(range(L)):
         lc = layers[k]
-        dh_next = np.zeros((H, b), dtype) if dh_last is None else dh_last[k].copy()  # (H, b)
+        if dstate is None:
+            dh_next = np.zeros((H, b), dtype)  # (H, b)
+        else:
+            dh_next = np.ascontiguousarray(dstate.h[k, lo:hi].T, dtype=dtype)  # (H, b)
+        G_H = w_hh_ts[k].shape[1]
+        T = d_layer_out.shape[0]
+        dgi2 = np.empty((G_H, T * b), dtype)  # (G*H, T*b) gradient of the gate pre-activations, by columns
+        dgh2 = np.empty((G_H, T * b), dtype) if config.cell == "gru" else dgi2  # (G*H, T*b)
         if config.cell == "rnn":
-            dgi, dgh, dh_all, dh_next = _rnn_backward(w_hh_ts[k], lc, d_layer_out, dh_next, config.nonlinearity)
+            dh_all, dh_next = _rnn_backward(w_hh_ts[k], lc, d_layer_out, dh_next, config.nonlinearity, dgi2)
         elif config.cell == "lstm":
-            dc_next = np.zeros((H, b), dtype) if dc_last is None else dc_last[k].copy()  # (H, b)
-            dgi, dgh, dh_all, dh_next = _lstm_backward(w_hh_ts[k], lc, d_layer_out, dh_next, dc_next)
-            dc0[k] = dc_next
+            if dstate is None or dstate.c is None:
+                dc_next = np.zeros((H, b), dtype)  # (H, b)
+            else:
+                dc_next = np.ascontiguousarray(dstate.c[k, lo:hi].T, dtype=dtype)  # (H, b)
+            dh_all, dh_next = _lstm_backward(w_hh_ts[k], lc, d_layer_out, dh_next, dc_next, dgi2)
+            dc0[k, lo:hi] = dc_next.T
         else:
-            dgi, dgh, dh_all, dh_next = _gru_backward(w_hh_ts[k], lc, d_layer_out, dh_next)
-        dh0[k], dh_every[k] = dh_next, dh_all
-        # After the loop: each weight gradient is one product over all T*b columns (trick 6).
-        dgi2 = _columns(dgi)  # (G*H, T*b)
-        dgh2 = dgi2 if dgh is dgi else _columns(dgh)  # (G*H, T*b)
-        h_prev = _columns(lc.hs[:-1])  # (H, T*b)
-        if lc.x.ndim == 2:  # one-hot input: dW_ih = dZ @ onehot
-            onehot = np.zeros((T * b, vocab), dtype)  # (T*b, V)
-            onehot[np.arange(T * b), lc.x.reshape(-1)] = 1
-            dw_ih = dgi2 @ onehot  # (G*H, V)
-            d_layer_out = None
-        else:
-            dw_ih = dgi2 @ _columns(lc.x).T  # (G*H, I)
-            d_layer_out = np.matmul(w_ih_ts[k], dgi)  # (T, I, b) gradient of the layer's input
-        db_ih = dgi2.sum(axis=1)  # (G*H,)
-        grads[k] = LayerParams(
-            weight_ih=dw_ih,
-            weight_hh=dgh2 @ h_prev.T,  # (G*H, H)
-            bias_ih=db_ih,
-            bias_hh=db_ih if dgh is dgi else dgh2.sum(axis=1),  # (G*H,)
-        )
-    return grads, d_layer_out, dh0, dc0, dh_every
+            dh_all, dh_next = _gru_backward(w_hh_ts[k], lc, d_layer_out, dh_next, dgi2, dgh2)
+        dh0[k, lo:hi] = dh_next.T
+        dh[k, :, lo:hi] = np.swapaxes(dh_all, 1, 2)
+        grads[k] = _weight_grads(lc, dgi2, dgh2, config.input_size)
+        if lc.x.ndim == 3:  # the gradient of the layer's input, step by step (BLAS reads the strided columns)
+            d_layer_out = np.matmul(w_ih_ts[k], dgi2.reshape(G_H, T, b).transpose(1, 0, 2))  # (T, I, b)
+    if dx is not None:
+        dx[:, lo:hi] = np.swapaxes(d_layer_out, 1, 2)
+    return grads
 
 
 def backward(params: dict, cache: FusedCache, dout: np.ndarray, dstate: State | None = None) -> Gradients:
@@ -479,37 +537,25 @@ def backward(params: dict, cache: FusedCache, dout: np.ndarray, dstate: State | 
     rows = _gate_rows(config.cell, H)
     w_hh_ts = [np.ascontiguousarray(params[f"weight_hh_l{k}"][rows].T) for k in range(L)]  # (H, G*H) each
     w_ih_ts = [np.ascontiguousarray(params[f"weight_ih_l{k}"][rows].T) for k in range(L)]  # (I_k, G*H) each
-    vocab = config.input_size
-    jobs = []
-    for (lo, hi), layers in zip(cache.spans, cache.chunks):
-        dh_last = None if dstate is None else _feature_major(dstate.h, lo, hi, dtype)  # (L, H, b)
-        dc_last = None
-        if config.has_cell_state and dstate is not None and dstate.c is not None:
-            dc_last = _feature_major(dstate.c, lo, hi, dtype)  # (L, H, b)
-        jobs.append((config, w_hh_ts, w_ih_ts, layers, _feature_major(dout, lo, hi, dtype), dh_last, dc_last, vocab))
-    results = _in_threads(_backward_chunk, jobs)
-
-    grads: dict[str, np.ndarray] = {}
-    for k in range(L):
-        for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            internal = getattr(results[0][0][k], kind)
-            for r in results[1:]:
-                internal = internal + getattr(r[0][k], kind)  # the chunks' partial sums
-            external = np.empty_like(internal)
-            external[rows] = internal  # back to PyTorch's gate order
-            grads[f"{kind}_l{k}"] = external
     dx = None if cache.int_input else np.empty((T, B, config.input_size), dtype)  # (T, B, I)
     dh0 = np.empty((L, B, H), dtype)  # (L, B, H)
     dc0 = np.empty((L, B, H), dtype) if config.has_cell_state else None  # (L, B, H)
     dh = np.empty((L, T, B, H), dtype)  # (L, T, B, H)
-    for (lo, hi), (_, d_in, dh0_c, dc0_c, dh_c) in zip(cache.spans, results):
-        if dx is not None:
-            dx[:, lo:hi] = np.swapaxes(d_in, 1, 2)
-        dh0[:, lo:hi] = np.swapaxes(dh0_c, 1, 2)
-        if dc0 is not None:
-            dc0[:, lo:hi] = np.swapaxes(dc0_c, 1, 2)
-        for k in range(L):
-            dh[k, :, lo:hi] = np.swapaxes(dh_c[k], 1, 2)
+    jobs = [
+        (config, w_hh_ts, w_ih_ts, layers, lo, hi, dout, dstate, dx, dh0, dc0, dh)
+        for (lo, hi), layers in zip(cache.spans, cache.chunks)
+    ]
+    chunk_grads = _in_threads(_backward_chunk, jobs)
+
+    grads: dict[str, np.ndarray] = {}
+    for k in range(L):
+        for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            internal = getattr(chunk_grads[0][k], kind)
+            for other in chunk_grads[1:]:
+                internal = internal + getattr(other[k], kind)  # the chunks' partial sums
+            external = np.empty(internal.shape, dtype)
+            external[rows] = internal  # back to PyTorch's gate order
+            grads[f"{kind}_l{k}"] = external
     return Gradients(
         params={name: grads[name] for name in params if name in grads},
         dx=dx,
