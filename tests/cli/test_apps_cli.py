@@ -87,3 +87,15 @@ def test_classify_names_the_missing_columns(tmp_path, capsys):
     path.write_text("review,stars\nok,1\n", encoding="utf-8")
     assert main(["classify", str(path)]) == 2
     assert "needs columns 'text' and 'label'" in capsys.readouterr().err
+
+
+def test_label_compares_the_tagger_with_lookup_tables(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    words = ["state", "hidden", "gradient", "time", "network"]
+    path = tmp_path / "text.txt"
+    path.write_text("\n".join(" ".join(rng.choice(words, size=10)) for _ in range(60)), encoding="utf-8")
+    numbers = tmp_path / "l.json"
+    assert main(["label", str(path), "--steps", "60", "--hidden", "16", "--json", str(numbers)]) == 0
+    out = capsys.readouterr().out
+    assert "trigram lookup" in out and "re-segmented" in out
+    assert set(json.loads(numbers.read_text())["rows"]) == {"GRU tagger", "majority tag", "bigram lookup", "trigram lookup"}

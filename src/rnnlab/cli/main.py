@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "demo": "rnnlab.cli.demo",
     "forecast": "rnnlab.cli.forecast",
     "classify": "rnnlab.cli.classify",
+    "label": "rnnlab.cli.label",
     "train": "rnnlab.cli.train",
     "generate": "rnnlab.cli.generate",
     "eval": "rnnlab.cli.eval",
