@@ -62,7 +62,8 @@ def test_page_loads_with_every_section_no_console_error_and_no_outside_request(a
     page.screenshot(path=str(artifacts / "page-1280x800-top.png"))
     assert page.locator("#hidden-heatmap .main-svg").count() > 0  # Plotly drew the heatmap
     assert page.locator("[data-testid=unrolled-diagram] svg .col").count() == 24
-    assert page.get_by_test_id("heatmap-legend").inner_text() == "Blue: positive activations | Red: negative activations"
+    legend = " ".join(page.get_by_test_id("heatmap-legend").text_content().split())
+    assert legend == "Blue: positive activations | Red: negative activations"
     assert watch.errors == []
     assert watch.outside(server_url) == []
 
