@@ -503,7 +503,7 @@ def _backward_chunk(config: RecurrentConfig, w_hh_ts, w_ih_ts, layers, lo: int, 
         if dstate is None:
             dh_next = np.zeros((H, b), dtype)  # (H, b)
         else:
-            dh_next = np.ascontiguousarray(dstate.h[k, lo:hi].T, dtype=dtype)  # (H, b)
+            dh_next = np.array(dstate.h[k, lo:hi].T, dtype=dtype, order="C")  # (H, b) a copy: updated in place
         G_H = w_hh_ts[k].shape[1]
         T = d_layer_out.shape[0]
         dgi2 = np.empty((G_H, T * b), dtype)  # (G*H, T*b) gradient of the gate pre-activations, by columns
@@ -514,7 +514,7 @@ def _backward_chunk(config: RecurrentConfig, w_hh_ts, w_ih_ts, layers, lo: int, 
             if dstate is None or dstate.c is None:
                 dc_next = np.zeros((H, b), dtype)  # (H, b)
             else:
-                dc_next = np.ascontiguousarray(dstate.c[k, lo:hi].T, dtype=dtype)  # (H, b)
+                dc_next = np.array(dstate.c[k, lo:hi].T, dtype=dtype, order="C")  # (H, b) a copy: updated in place
             dh_all, dh_next = _lstm_backward(w_hh_ts[k], lc, d_layer_out, dh_next, dc_next, dgi2)
             dc0[k, lo:hi] = dc_next.T
         else:
