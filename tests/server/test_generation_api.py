@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -106,3 +107,26 @@ def test_bad_stream_requests_get_an_error_and_a_close_code(client, raw, code):
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json()
     assert closed.value.code == code
+
+
+def wait_until(condition, seconds=3.0):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_closing_the_socket_stops_the_generation_within_a_second(client):
+    manager = client.app.state.generation
+    with client.websocket_connect("/api/generate/stream") as ws:
+        ws.send_json({"length": 5000, "seed": 0})
+        assert ws.receive_json()["type"] == "start"
+        assert manager.active == 1
+    assert wait_until(lambda: manager.active == 0, seconds=1.0)
+
+
+def test_the_whole_text_endpoint_leaves_no_session_open(client):
+    client.post("/api/generate", json={"length": 10})
+    assert client.app.state.generation.active == 0

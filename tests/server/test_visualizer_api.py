@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -178,3 +179,16 @@ def test_a_stop_message_ends_training_early(client):
             pass
     assert msg["stopped"] is True
     assert msg["trace"]["training"]["seconds"] < 5
+
+
+def test_closing_the_socket_stops_training_within_a_second(client):
+    manager = client.app.state.visualizer
+    with client.websocket_connect("/api/visualizer/train") as ws:
+        ws.send_json({"seconds": 20})
+        assert ws.receive_json()["type"] == "start"
+        assert ws.receive_json()["type"] == "progress"
+        assert manager.active_trainings == 1
+    deadline = time.monotonic() + 1.0
+    while manager.active_trainings and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert manager.active_trainings == 0

@@ -8,6 +8,7 @@ message per character.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -25,8 +26,9 @@ TEMPERATURE_GRID = [round(0.1 * k, 1) for k in range(1, 21)]  # 0.1 .. 2.0
 
 
 class GenerationSession:
-    def __init__(self, model_id: str, model, req: GenerateRequest, time_limit: float):
+    def __init__(self, model_id: str, model, req: GenerateRequest, time_limit: float, on_close=None):
         self.model_id, self.model, self.req = model_id, model, req
+        self._on_close = on_close
         self.chars = model.vocab.chars
         try:
             self.steps = sampling.stream(model, req.prompt, req.length, req.temperature, req.top_k, req.top_p,
@@ -71,6 +73,17 @@ class GenerationSession:
             self.finished = True
         return out
 
+    def close(self) -> None:
+        """Stop for good (the client went away or the stream ended); idempotent."""
+        self.finished = True
+        try:
+            self.steps.close()
+        except ValueError:  # a worker thread is inside take(): it sees `finished` and stops there
+            pass
+        if self._on_close is not None:
+            self._on_close, on_close = None, self._on_close
+            on_close()
+
     def done_message(self, stopped: bool = False) -> dict:
         elapsed = time.perf_counter() - self.started
         return {"type": "done", "count": self.count, "elapsed": round(elapsed, 4),
@@ -82,17 +95,29 @@ class GenerationManager:
     def __init__(self, registry: ModelRegistry, time_limit: float = 60.0):
         self.registry = registry
         self.time_limit = time_limit
+        self.active = 0  # streamed generations open now (closed when the client goes away)
+        self._lock = threading.Lock()
 
     def open(self, req: GenerateRequest) -> GenerationSession:
         model_id, model = self.registry.get(req.model)
-        return GenerationSession(model_id, model, req, self.time_limit)
+        session = GenerationSession(model_id, model, req, self.time_limit, on_close=self._closed)
+        with self._lock:
+            self.active += 1
+        return session
+
+    def _closed(self) -> None:
+        with self._lock:
+            self.active -= 1
 
     def generate(self, req: GenerateRequest) -> dict:
         """The whole text at once (no hidden states)."""
         session = self.open(req)
         chars = []
-        while chunk := session.take(budget=1.0, max_steps=10_000):
-            chars += [{"char": s["c"], "prob": s["p"], "surprisal": s["S"], "entropy": s["H"]} for s in chunk]
+        try:
+            while chunk := session.take(budget=1.0, max_steps=10_000):
+                chars += [{"char": s["c"], "prob": s["p"], "surprisal": s["S"], "entropy": s["H"]} for s in chunk]
+        finally:
+            session.close()
         return {"model": session.model_id, "prompt": req.prompt, "text": "".join(c["char"] for c in chars),
                 "chars": chars, "elapsed": round(time.perf_counter() - session.started, 4)}
 

@@ -24,6 +24,7 @@ class VisualizerManager:
         self._kept = kept
         self._lock = threading.Lock()
         self._jobs = threading.BoundedSemaphore(max_training_jobs)
+        self.active_trainings = 0  # trainings running now (each stops within a step once its client goes)
 
     # ---- options ------------------------------------------------------------------------------
     def options(self) -> dict:
@@ -97,12 +98,16 @@ class VisualizerManager:
         seq = self.sequence(req.sequence)
         if not self._jobs.acquire(blocking=False):
             raise Busy("too many networks are training at once: try again in a few seconds")
+        with self._lock:
+            self.active_trainings += 1
         try:
             model = vis.SequenceModel.for_sequence(self.network(req.network), seq)
             spec = vis.SequenceSpec(req.sequence.type, req.sequence.example, req.sequence.length, req.sequence.text)
             history = model.train(spec, seconds=req.seconds, lr=req.lr, on_progress=on_progress,
                                   should_stop=should_stop)
         finally:
+            with self._lock:
+                self.active_trainings -= 1
             self._jobs.release()
         model_id = uuid.uuid4().hex
         with self._lock:

@@ -54,3 +54,4 @@ async def stream(ws: WebSocket, generation: GenerationDep) -> None:
     finally:
         stop.set()
         watcher.cancel()
+        session.close()
