@@ -99,3 +99,16 @@ def test_label_compares_the_tagger_with_lookup_tables(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "trigram lookup" in out and "re-segmented" in out
     assert set(json.loads(numbers.read_text())["rows"]) == {"GRU tagger", "majority tag", "bigram lookup", "trigram lookup"}
+
+
+def test_wordlm_trains_shows_top10_and_completes(tmp_path, capsys):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(["the cat sat on the mat .", "a dog saw the cat ."] * 80), encoding="utf-8")
+    model = tmp_path / "w.safetensors"
+    args = ["wordlm", str(corpus), "--prompt", "the cat", "--steps", "30", "--hidden", "16", "--embed", "8",
+            "--min-count", "1", "--words", "5", "--out", str(model)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "top-10 next words" in out and "bigram" in out and "completion" in out
+    assert main(["wordlm", str(model), "--prompt", "a dog", "--words", "3"]) == 0
+    assert main(["wordlm", str(corpus), "--temperature", "0"]) == 2

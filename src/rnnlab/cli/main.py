@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "forecast": "rnnlab.cli.forecast",
     "classify": "rnnlab.cli.classify",
     "label": "rnnlab.cli.label",
+    "wordlm": "rnnlab.cli.wordlm",
     "train": "rnnlab.cli.train",
     "generate": "rnnlab.cli.generate",
     "eval": "rnnlab.cli.eval",
