@@ -223,9 +223,10 @@ def run_memory(args, variants: list[Variant], lags: list[int]) -> int:
                     if step % 10 == 0 or step == 1:
                         last = result.evals[-1]
                         metric = "mse" if "mse" in last else "accuracy"
-                        bars.update(bar, completed=step,
-                                    info=f"step {step}  loss {result.losses[-1]:.4f}  held-out {metric} "
-                                         f"{last[metric]:.4f}")
+                        info = f"step {step}  loss {result.losses[-1]:.4f}  held-out {metric} {last[metric]:.4f}"
+                        bars.update(bar, completed=step, info=info)
+                        if not console.is_terminal and step % (10 * args.eval_every) == 0:
+                            console.print(f"  {variant.label} lag {lag}: {info}")  # a log line when piped
 
                 row = run_one(task, variant, args, progress)
                 status = "diverged" if row["diverged"] else (
