@@ -36,6 +36,8 @@ ENGINE_THIRD_PARTY = {"numpy"}
 
 def layer_of(path: Path) -> str:
     rel = path.relative_to(SRC).parts
+    if rel == ("__main__.py",):
+        return "cli"  # `python -m rnnlab` is the CLI
     return "__init__" if len(rel) == 1 else rel[0]
 
 

@@ -61,4 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run through the package module so that UserError is the class the subcommands raise.
+    from rnnlab.cli.main import main as _main
+
+    sys.exit(_main())
