@@ -99,9 +99,10 @@ def test_bad_input_is_a_422_naming_the_field(client, body, field, words):
     assert message.startswith(field) and words in message, message
 
 
-def test_a_body_that_is_not_json_is_a_422(client):
-    r = client.post("/api/visualizer/trace", content=b"{not json", headers={"content-type": "application/json"})
-    assert r.status_code == 422
+@pytest.mark.parametrize("body", [b"{not json", b'{"network": "\xff\xfe"}', b"[" * 100_000])
+def test_a_body_that_is_not_json_text_is_a_422(client, body):
+    r = client.post("/api/visualizer/trace", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["message"]
 
 
 def test_an_exploding_network_is_shown_with_finite_numbers_and_flagged(client):

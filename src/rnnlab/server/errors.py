@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .schemas.limits import RANGES
 
@@ -76,7 +78,18 @@ def validation_body(errors: list[dict]) -> dict:
     return {"detail": jsonable_encoder(detail), "message": validation_message(errors)}
 
 
+BODY_PARSE_ERROR = "There was an error parsing the body"  # FastAPI's 400 for a body it cannot decode
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 400 and exc.detail == BODY_PARSE_ERROR:
+            # not UTF-8, or JSON nested too deep to decode: invalid input like any other, so 422
+            detail = [{"loc": ["body"], "msg": "the body is not valid JSON text (UTF-8)", "type": "json_invalid"}]
+            return JSONResponse({"detail": detail, "message": "body: not valid JSON text (UTF-8)"}, status_code=422)
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
         return JSONResponse(validation_body(list(exc.errors())), status_code=422)
