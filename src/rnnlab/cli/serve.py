@@ -59,11 +59,12 @@ def run(args) -> int:
 
     from rnnlab.cli.main import UserError
     from rnnlab.server.app import create_app
-    from rnnlab.server.limits import UVICORN_WS_MAX_SIZE
+    from rnnlab.server.limits import UVICORN_WS_MAX_SIZE, return_freed_memory_to_the_system
     from rnnlab.server.security import with_token
     from rnnlab.server.settings import Settings
 
     models, models_dir = _check(args)
+    return_freed_memory_to_the_system()  # memory taken by a burst of clients goes back afterwards
     try:  # fail early, with a clear message, when the port is taken
         family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
         probe = socket.socket(family, socket.SOCK_STREAM)
