@@ -12,7 +12,7 @@ from ..deps import VisualizerDep
 from ..errors import AppError
 from ..schemas.errors import ErrorResponse
 from ..schemas.visualizer import OptionsResponse, TraceRequest, TraceResponse, TrainRequest
-from ..ws import receive_request, report, send_json, close, watch_for_stop
+from ..ws import close, receive_request, report, send_json, watch_for_stop
 
 router = APIRouter(prefix="/api/visualizer", tags=["visualizer"])
 ERRORS = {404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
