@@ -158,19 +158,25 @@ def report_table(report):
 
 
 def verdict(report) -> str:
+    """For each metric: does the best network beat every baseline? And the network validation picks."""
     networks = [m for m in report.methods if m.train is not None]
     baselines = [m for m in report.methods if m.train is None]
     if not networks:
         return ""
-    best = min(networks, key=lambda m: m.one_step.mase)
     lines = []
     for label, key in (("one-step", "one_step"), (f"{report.horizon}-step", "multi_step")):
+        best = min(networks, key=lambda m: getattr(m, key).mase)
         mine = getattr(best, key).mase
         beaten = [b.name for b in baselines if getattr(b, key).mase <= mine]
         if beaten:
-            lines.append(f"{label}: {best.name} (MASE {mine:.3f}) does NOT beat {', '.join(beaten)}")
+            lines.append(f"{label}: the best network, {best.name} (MASE {mine:.3f}), does NOT beat {', '.join(beaten)}")
         else:
-            lines.append(f"{label}: {best.name} (MASE {mine:.3f}) beats every baseline")
+            lines.append(f"{label}: the best network, {best.name} (MASE {mine:.3f}), beats every baseline")
+    if len(networks) > 1:
+        chosen = min(networks, key=lambda m: m.train.best_val)
+        wins = all(chosen.one_step.mase < b.one_step.mase for b in baselines)
+        lines.append(f"chosen on validation (no peeking at the test tail): {chosen.name}, one-step MASE "
+                     f"{chosen.one_step.mase:.3f}, " + ("beats every baseline" if wins else "does not beat every baseline"))
     return "\n".join(lines)
 
 

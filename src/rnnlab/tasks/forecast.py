@@ -406,7 +406,8 @@ class ForecastReport:
             "series": self.series.name, "columns": list(self.series.columns), "horizon": self.horizon,
             "n_train": self.split.n_train, "n_test": self.split.n_test, "notes": self.notes,
             "methods": [{"name": m.name, "one_step": m.one_step.to_dict(), "multi_step": m.multi_step.to_dict(),
-                         "mae_by_step": m.mae_by_step, "detail": m.detail} for m in self.methods],
+                         "mae_by_step": m.mae_by_step, "detail": m.detail,
+                         "validation_mse": None if m.train is None else m.train.best_val} for m in self.methods],
         }
 
 
