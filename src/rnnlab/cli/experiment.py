@@ -134,7 +134,8 @@ def run_one(task, variant: Variant, args, progress=None) -> dict:
     clip = ClipConfig(args.clip_kind, args.clip_threshold) if "clip" in r else ClipConfig()
     steps = args.steps if args.steps is not None or args.minutes is not None else 1000
     train_config = TrainConfig(steps=steps, seconds=None if args.minutes is None else 60 * args.minutes,
-                               clock=args.clock, batch_size=args.batch, lr=args.lr, clip=clip, eval_every=args.eval_every,
+                               clock=args.clock, batch_size=args.batch, lr=args.lr, clip=clip,
+                               eval_every=args.eval_every,
                                target=args.target)
     result = train(model, train_config, np.random.default_rng(args.seed + 1), progress)
     metric = model.metric_name

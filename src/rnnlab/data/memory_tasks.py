@@ -63,7 +63,8 @@ class MemoryTask:
         if not 1 <= self.length <= 100:
             raise ValueError(f"length must be in [1, 100], got {self.length}")
         if self.name == "brackets" and self.length % 2:
-            raise ValueError(f"the brackets task needs an even length (an odd one is never balanced), got {self.length}")
+            raise ValueError(f"the brackets task needs an even length (an odd one is never balanced), "
+                             f"got {self.length}")
         object.__setattr__(self, "symbols", _symbols(self.name, self.num_symbols))
 
     # ---- sizes -----------------------------------------------------------------------------------

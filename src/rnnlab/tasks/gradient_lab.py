@@ -186,7 +186,8 @@ def gradient_check(spec: LabSpec, cell: str, entries: int = 12) -> dict:
     worst = None if any(e is None for e in errors) else max(errors)
     return {"cell": cell, "spec": spec.to_dict(), "parameters": rows, "max_relative_error": worst,
             "tolerance": 1e-6, "ok": worst is not None and worst < 1e-6,
-            "method": "five-point stencil, eps 1e-4" if smooth else "central difference, eps 1e-6 (ReLU: piecewise linear)",
+            "method": ("five-point stencil, eps 1e-4" if smooth
+                       else "central difference, eps 1e-6 (ReLU: piecewise linear)"),
             "num_params": int(sum(v.size for v in model.params.values())), "global_norm": _num(global_norm(grads))}
 
 

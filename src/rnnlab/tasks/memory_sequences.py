@@ -33,14 +33,17 @@ BRACKET_ANSWERS = ("unbalanced", "balanced")
 
 class MemorySequences(vis.SequenceType):
     name, label, kind = NAME, "Long-range memory", "either"
-    description = "The answer at the end depends on inputs far back: the memory tasks of the vanishing-gradient section."
+    description = ("The answer at the end depends on inputs far back: the memory tasks of the "
+                   "vanishing-gradient section.")
     examples = (
         vis.Example("first", "Remember the first symbol", {}, "output the first symbol (A-D) at the last step; "
                     "lower-case letters are distractors"),
         vis.Example("copy", "Copy a pattern after a gap", {}, "after '>' output the 3 symbols read at the start"),
         vis.Example("parity", "Parity of 3 bits, asked later", {}, "at the last step, the XOR of the first 3 bits"),
-        vis.Example("brackets", "Balanced brackets, asked later", {}, "at the last step: were the 4 brackets balanced?"),
-        vis.Example("adding", "The adding problem", {}, "output the sum of the two marked (◆) numbers at the last step"),
+        vis.Example("brackets", "Balanced brackets, asked later", {},
+                    "at the last step: were the 4 brackets balanced?"),
+        vis.Example("adding", "The adding problem", {},
+                    "output the sum of the two marked (◆) numbers at the last step"),
     )
 
     def make(self, example, length, text="", rng=None):
