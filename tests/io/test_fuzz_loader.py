@@ -286,8 +286,6 @@ def test_char_lm_load_raises_checkpoint_error_for_files_that_are_not_its_model(t
     assert not wrong and not slow, (wrong, slow)
 
 
-@pytest.mark.xfail(strict=True, reason="CharLM.from_tensors builds a shape table of num_layers entries before "
-                                       "comparing it with the tensors: a forged count takes seconds and GBs (reported)")
 def test_a_forged_layer_count_is_refused_at_once(tmp_path):
     blob = valid_blob(tmp_path)
     n, header = _split(blob)

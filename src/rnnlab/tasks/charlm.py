@@ -194,6 +194,9 @@ class CharLM:
                                   "use CharLM.from_torch_state_dict to import a bare PyTorch state_dict")
         try:
             config = CharLMConfig(**meta["config"])
+            layers_in_file = sum(1 for k in tensors if k.startswith("rnn.weight_hh_l"))
+            if config.num_layers != layers_in_file:  # checked first: a forged count must not cost time
+                raise ValueError(f"the metadata says {config.num_layers} layers, the file holds {layers_in_file}")
             model = cls(config, CharVocab(meta["vocab"]), dict(tensors))
         except (TypeError, ValueError, KeyError) as e:
             raise CheckpointError(f"{source}: the tensors do not match the metadata ({e})") from None
