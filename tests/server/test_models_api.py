@@ -97,3 +97,17 @@ def test_run_folders_of_rnnlab_train_are_listed_by_folder_name(tmp_path, tiny_mo
     with TestClient(app) as c:
         data = c.get("/api/models").json()
     assert [m["id"] for m in data["models"]] == ["shakespeare-2026"] and data["default"] == "shakespeare-2026"
+
+
+def test_metadata_that_utf8_cannot_carry_is_dropped_not_a_500(tmp_path, tiny_model_path):
+    from rnnlab.tasks.charlm import CharLM
+
+    model = CharLM.load(tiny_model_path)
+    odd = tmp_path / "odd.safetensors"
+    model.save(odd, note="lone surrogate \ud800", ok="fine", bad_number=float("nan"))
+    app = create_app(Settings(default_model=None, models=(odd,)))
+    with TestClient(app) as c:
+        r = c.get("/api/models")
+        assert r.status_code == 200
+        meta = r.json()["models"][0]["meta"]
+    assert meta["ok"] == "fine" and "note" not in meta and "bad_number" not in meta

@@ -35,11 +35,23 @@ class ModelEntry:
         if self.model is not None:
             cfg = self.model.config
             meta = {k: v for k, v in getattr(self.model, "meta", {}).items()
-                    if k not in ("vocab", "config", "format") and isinstance(v, (str, int, float, bool))
-                    and not (isinstance(v, float) and not math.isfinite(v))}
+                    if k not in ("vocab", "config", "format") and _json_safe(k) and _json_safe(v)}
             out.update(cell=cfg.cell, hidden_size=cfg.hidden_size, num_layers=cfg.num_layers,
                        vocab_size=len(self.model.vocab), vocab=list(self.model.vocab.chars), meta=meta)
         return out
+
+
+def _json_safe(value) -> bool:
+    """A scalar that JSON and UTF-8 can carry: no NaN/inf, no lone surrogates (from a forged file)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    return isinstance(value, (int, bool))
 
 
 def _slug(stem: str) -> str:
