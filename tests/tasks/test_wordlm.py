@@ -17,7 +17,7 @@ TEXT = "\n".join(["the cat sat on the mat .", "the dog sat on the log .", "a cat
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_gradients_match_finite_differences(cell):
     vocab = WordVocab(["<pad>", "<unk>", "a", "b", "c", "d"])
-    model = WordLM(WordLMConfig(cell, embed_size=3, hidden_size=4, num_layers=2), vocab,
+    model = WordLM(WordLMConfig(cell=cell, embed_size=3, hidden_size=4, num_layers=2), vocab,
                    rng=np.random.default_rng(0), dtype=np.float64)
     model.params["embed.weight"] *= 10
     rng = np.random.default_rng(1)
@@ -43,7 +43,7 @@ def test_ngram_baselines_give_perplexity_at_most_the_vocabulary_size():
 
 
 def test_the_model_learns_the_text_better_than_a_bigram_model():
-    config = WordLMConfig("gru", embed_size=16, hidden_size=32, min_count=1)
+    config = WordLMConfig(cell="gru", embed_size=16, hidden_size=32, min_count=1)
     data = WordData.from_text(TEXT, config)
     result = train_wordlm(data, config, batch_size=8, seq_len=16, lr=1e-2, max_steps=150, eval_every=50)
     bigram = min(v for k, v in ngram_baselines(data).items() if k.startswith("bigram"))

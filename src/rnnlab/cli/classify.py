@@ -29,6 +29,7 @@ def add_arguments(p) -> None:
     p.add_argument("--explain", action="append", default=None, metavar="TEXT",
                    help="show the per-word confidence for this text (repeatable)")
     p.add_argument("--out", default=None, help="save the trained classifier to this .safetensors file")
+    p.add_argument("--half", action="store_true", help="with --out: store the weights as float16 (half the file)")
     p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
 
 
@@ -115,7 +116,8 @@ def _run(args) -> int:
     for text in args.explain or [test.texts[i] for i in range(min(2, len(test)))]:
         console.print(explain_table(model, text))
     if args.out:
-        model.save(args.out, data=str(args.data), seed=args.seed, test_accuracy=results[0][2]["accuracy"])
+        model.save(args.out, half=args.half, data=str(args.data), seed=args.seed,
+                   test_accuracy=results[0][2]["accuracy"], epochs=result.epochs)
         console.print(f"model: {args.out}")
     if args.json:
         payload = {"command": "rnnlab classify", "data": str(args.data), "seed": args.seed, "n_test": len(test),

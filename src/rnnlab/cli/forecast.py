@@ -128,13 +128,9 @@ def _run(args, cells) -> int:
 
 def _one_blas_thread():
     """Small matrices run faster on one BLAS thread (ARIMA fits 10-20x on a busy 2-core machine)."""
-    from contextlib import nullcontext
+    from rnnlab.tasks.sampling import one_blas_thread
 
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return nullcontext()
-    return threadpool_limits(1)
+    return one_blas_thread()
 
 
 def report_table(report):

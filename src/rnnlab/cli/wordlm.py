@@ -55,7 +55,7 @@ def run(args) -> int:
     else:
         try:
             corpus = load_corpus(args.source)
-            config = WordLMConfig(args.cell, args.embed, args.hidden, min_count=args.min_count)
+            config = WordLMConfig(cell=args.cell, embed_size=args.embed, hidden_size=args.hidden, min_count=args.min_count)
             data = WordData.from_text(corpus.text, config)
         except (CorpusError, ValueError) as e:
             raise UserError(str(e)) from None

@@ -225,10 +225,12 @@ class SequenceClassifier:
         return tokens, softmax(linear_forward(feat, self.params["head.weight"], self.params["head.bias"]))
 
     # ---- files ---------------------------------------------------------------------------------------
-    def save(self, path, **extra) -> None:
+    def save(self, path, half: bool = False, **extra) -> None:
+        """``half``: store the weights as float16 (half the file; ``load`` reads them back as float32)."""
         meta = {"format": FORMAT, "config": asdict(self.config), "vocab": self.encoder.vocab.words,
                 "classes": self.classes} | extra
-        save_checkpoint(path, self.params, meta)
+        tensors = {k: v.astype(np.float16) for k, v in self.params.items()} if half else self.params
+        save_checkpoint(path, tensors, meta)
 
     @classmethod
     def load(cls, path) -> "SequenceClassifier":
@@ -238,7 +240,10 @@ class SequenceClassifier:
         try:
             config = ClassifierConfig(**meta["config"])
             encoder = TextEncoder(config.level, WordVocab(meta["vocab"]))
-            return cls(config, encoder, meta["classes"], dict(tensors))
+            params = {k: v.astype(np.float32) if v.dtype == np.float16 else v for k, v in tensors.items()}
+            model = cls(config, encoder, meta["classes"], params)
+            model.meta = meta
+            return model
         except (TypeError, ValueError, KeyError) as e:
             raise CheckpointError(f"{path}: the tensors do not match the metadata ({e})") from None
 

@@ -434,10 +434,12 @@ def multi_step_origins(split: TailSplit, horizon: int, max_origins: int = 60) ->
 def compare(series: Series, configs: list[ForecastConfig], *, horizon: int | None = None, seconds: float = 60.0,
             max_steps: int = 3000, seed: int = 0, arima: str = "auto", split: TailSplit | None = None,
             max_origins: int = 60, on_eval: Callable[[str, dict], None] | None = None,
-            should_stop: Callable[[], bool] | None = None) -> ForecastReport:
+            should_stop: Callable[[], bool] | None = None, baseline_cache: dict | None = None) -> ForecastReport:
     """Train one network per config and compare all of them with the baselines on the test tail.
 
     ``arima``: the order grid ("auto", "full", "small"; see ``arima_order_grid``) or "none" (skip ARIMA).
+    ``baseline_cache``: a dict in which the baselines' results are kept and reused (they do not depend
+    on the networks; the web app fits ARIMA once per series).
     """
     data = ForecastData.build(series, split)
     split = data.split
@@ -463,15 +465,30 @@ def compare(series: Series, configs: list[ForecastConfig], *, horizon: int | Non
         method.train = result
         report.methods.append(method)
 
-    report.methods.append(_method("last value", data, last_value_forecasts(y, one_origins, 1)[:, 0],
-                                  last_value_forecasts(y, multi_origins, horizon), multi_origins, scale))
-    if series.season > 1:
-        report.methods.append(_method(f"seasonal naive (m={series.season})", data,
-                                      seasonal_naive_forecasts(y, one_origins, 1, series.season)[:, 0],
-                                      seasonal_naive_forecasts(y, multi_origins, horizon, series.season),
-                                      multi_origins, scale))
+    key = (series.name, series.length, split, horizon, arima, max_origins)
+    if baseline_cache is not None and key in baseline_cache:
+        baselines, notes = baseline_cache[key]
     else:
-        report.notes.append("no season (m = 1): the seasonal naive forecast equals the last value")
+        baselines, notes = _baselines(data, one_origins, multi_origins, horizon, scale, arima)
+        if baseline_cache is not None:
+            baseline_cache[key] = (baselines, notes)
+    report.methods += baselines
+    report.notes += notes
+    return report
+
+
+def _baselines(data: ForecastData, one_origins, multi_origins, horizon, scale, arima) -> tuple[list, list]:
+    series, split, y = data.series, data.split, data.series.values
+    methods, notes = [], []
+    methods.append(_method("last value", data, last_value_forecasts(y, one_origins, 1)[:, 0],
+                           last_value_forecasts(y, multi_origins, horizon), multi_origins, scale))
+    if series.season > 1:
+        methods.append(_method(f"seasonal naive (m={series.season})", data,
+                               seasonal_naive_forecasts(y, one_origins, 1, series.season)[:, 0],
+                               seasonal_naive_forecasts(y, multi_origins, horizon, series.season),
+                               multi_origins, scale))
+    else:
+        notes.append("no season (m = 1): the seasonal naive forecast equals the last value")
     if arima != "none":
         one_cols, multi_cols, orders = [], [], []
         for c in range(y.shape[1]):
@@ -481,6 +498,6 @@ def compare(series: Series, configs: list[ForecastConfig], *, horizon: int | Non
             multi_cols.append(arima_forecasts(fit, series, c, multi_origins, horizon))
         detail = "; ".join(orders) + (" + Fourier season" if series.periodic else "")
         name = "ARIMA" if y.shape[1] > 1 else "ARIMA{}".format(orders[0].split("ARIMA")[1])
-        report.methods.append(_method(name, data, np.stack(one_cols, axis=1), np.stack(multi_cols, axis=2),
-                                      multi_origins, scale, detail))
-    return report
+        methods.append(_method(name, data, np.stack(one_cols, axis=1), np.stack(multi_cols, axis=2),
+                               multi_origins, scale, detail))
+    return methods, notes

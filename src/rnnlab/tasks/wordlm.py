@@ -1,5 +1,8 @@
 """The word-level language model: next-word prediction and completion of a prompt.
 
+(``level="char"`` runs the same model over characters, with an embedding instead of a one-hot
+input: the web page trains either on the user's text.)
+
     x_t = E[w_t]                          (B, E)  a learned embedding instead of a one-hot vector
     h_t = RNN(x_t, h_{t-1})               (B, H)
     p(w_{t+1} | w_0..w_t) = softmax(W h_t + b)      over the word vocabulary (V,)
@@ -48,6 +51,7 @@ FORMAT = "rnnlab.wordlm/1"
 
 @dataclass(frozen=True)
 class WordLMConfig:
+    level: str = "word"  # "word" (tokenize) or "char" (every character is a token)
     cell: str = "lstm"
     embed_size: int = 64
     hidden_size: int = 128
@@ -55,8 +59,18 @@ class WordLMConfig:
     min_count: int = 3
     max_vocab: int = 8000
 
+    def __post_init__(self):
+        if self.level not in ("word", "char"):
+            raise ValueError(f"level must be 'word' or 'char', got {self.level!r}")
+
     def recurrent(self) -> RecurrentConfig:
         return RecurrentConfig(self.cell, self.embed_size, self.hidden_size, self.num_layers)
+
+    def tokens(self, text: str) -> list[str]:
+        return tokenize(text, keep_newlines=True) if self.level == "word" else list(text)
+
+    def join(self, tokens) -> str:
+        return detokenize(tokens) if self.level == "word" else "".join(tokens)
 
 
 class WordLM:
@@ -104,7 +118,7 @@ class WordLM:
 
     # ---- prediction -----------------------------------------------------------------------------------
     def encode(self, text: str) -> np.ndarray:
-        return self.vocab.encode(tokenize(text, keep_newlines=True))
+        return self.vocab.encode(self.config.tokens(text))
 
     def _read(self, ids: np.ndarray):
         """State and next-word logits (V,) after reading ids (T,) from the zero state."""
@@ -173,8 +187,8 @@ class WordData:
     @classmethod
     def from_text(cls, text: str, config: WordLMConfig, val_fraction: float = 0.1) -> "WordData":
         cut = len(text) - int(round(len(text) * val_fraction))
-        train_tokens = tokenize(text[:cut], keep_newlines=True)
-        val_tokens = tokenize(text[cut:], keep_newlines=True)
+        train_tokens = config.tokens(text[:cut])
+        val_tokens = config.tokens(text[cut:])
         if len(train_tokens) < 100 or len(val_tokens) < 10:
             raise ValueError(f"{len(train_tokens)} training and {len(val_tokens)} validation words are too few")
         vocab = WordVocab.from_tokens([train_tokens], config.min_count, config.max_vocab)
@@ -184,6 +198,7 @@ class WordData:
 def evaluate(model: WordLM, ids: np.ndarray, streams: int = 8, seq_len: int = 64) -> float:
     """Mean cross-entropy (nats per word) of predicting each token from those before it, state carried."""
     total, count, state = 0.0, 0, None
+    streams = max(1, min(streams, (len(ids) - 1) // 2))
     for x, y in stream_windows(ids, streams, seq_len):
         logits, state, _ = model.forward(x, state)  # (T, B, V)
         logp = log_softmax(logits.astype(np.float64))  # (T, B, V)
@@ -221,7 +236,13 @@ class WordLMTrainResult:
 def train_wordlm(data: WordData, config: WordLMConfig, *, batch_size: int = 32, seq_len: int = 32, lr: float = 3e-3,
                  clip: float = 5.0, seconds: float = 120.0, max_steps: int = 2000, eval_every: int = 200,
                  seed: int = 0, on_eval: Callable[[dict], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> WordLMTrainResult:
+                 should_stop: Callable[[], bool] | None = None, sample_prompt: str | None = None,
+                 sample_length: int = 0) -> WordLMTrainResult:
+    """Adam over contiguous streams (state carried); keeps the parameters with the best validation loss.
+
+    With ``sample_length`` > 0 every evaluation record also holds ``sample``: a greedy continuation
+    of ``sample_prompt`` by the current model (samples improving as it trains).
+    """
     rng = np.random.default_rng(seed)
     model = WordLM(config, data.vocab, rng=rng)
     optimizer = Adam(lr=lr)
@@ -244,6 +265,9 @@ def train_wordlm(data: WordData, config: WordLMConfig, *, batch_size: int = 32, 
             record = {"step": step, "loss": float(np.mean(losses)), "val": val, "perplexity": math.exp(val),
                       "seconds": elapsed}
             losses = []
+            if sample_length > 0:
+                prompt = sample_prompt or ""
+                record["sample"] = config.join(model.complete(prompt, sample_length, seed=seed, greedy=True))
             history.append(record)
             if on_eval:
                 on_eval(record)
