@@ -17,12 +17,12 @@ from .errors import install_error_handlers
 from .managers.generation import GenerationManager
 from .managers.models import ModelRegistry
 from .managers.visualizer import VisualizerManager
-from .routers import generation, gradients, health, models, visualizer
+from .routers import applications, generation, gradients, health, models, visualizer
 from .security import SecurityMiddleware
 from .settings import Settings
 from .static import install_static
 
-ROUTERS = [health.router, visualizer.router, models.router, generation.router, gradients.router]
+ROUTERS = [health.router, visualizer.router, models.router, generation.router, gradients.router, applications.router]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -17,7 +17,7 @@ import { initDistribution } from "./views/distribution.js";
 import { initHowItWorks } from "./views/howitworks.js";
 
 // [module path, section element id]: e.g. ["./views/gradients.js", "vanishing-view"]
-const SECTION_VIEWS = [["./views/gradients.js", "vanishing-view"]];
+const SECTION_VIEWS = [["./views/gradients.js", "vanishing-view"], ["./views/applications.js", "applications-view"]];
 
 let traceRequest = 0;
 

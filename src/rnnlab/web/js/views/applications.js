@@ -1,0 +1,220 @@
+// Section 6, applications on real data: a language model trained in the page on the user's text (live
+// loss and samples, then generation with the top-10 next tokens), a forecast of a bundled series against
+// the baselines, and the sentiment of a typed sentence after each word. All numbers come from
+// /api/applications (tasks.wordlm, tasks.forecast, tasks.classify); no model logic here.
+
+import { el, num, debounce, perFrame } from "../format.js";
+import { render } from "../plot.js";
+import { POSITIVE, NEGATIVE, PREDICTION, MUTED, INK, GRID, HIGHLIGHT, diverging } from "../theme.js";
+
+const SAMPLE_TEXT = `The hidden state of a recurrent network is its memory. At every step the network reads one
+element of the sequence, mixes it with what it remembers, and writes a new memory. The same weights
+are used at every step, so the network can read a sequence of any length. To learn, the network is
+unrolled through time and the error is sent back through every step. When the steps are many, the
+error can fade away or grow without bound; gates that decide what to keep and what to forget let
+the error flow further back. A language model predicts the next character from the ones before it.
+Trained on a text, it learns spelling first, then words, then the shape of sentences.`;
+const LINE = { margin: { l: 52, r: 12, t: 30, b: 36 }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+  font: { size: 11, color: INK }, legend: { orientation: "h", y: -0.22 } };
+const SERIES_COLOURS = [PREDICTION, "#10b981", "#f97316", MUTED, "#0ea5e9"];
+
+let api = null;
+
+export async function init({ api: apiModule, root }) {
+  if (!root) return;
+  api = apiModule;
+  const options = await api.applications.options();
+  root.className = "applications";
+  root.replaceChildren(languageModel(options.lm), forecasting(options.forecast), sentiment(options.classify));
+}
+
+function select(values, current, attrs) {
+  return el("select", attrs, values.map(([v, label]) => el("option", { value: v, selected: String(v) === String(current), text: label })));
+}
+
+function field(label, control) {
+  return el("div", { class: "field" }, el("label", {}, el("span", { text: label })), control);
+}
+
+function streamButton(testid, label) {
+  return el("button", { type: "button", class: "primary", "data-testid": testid, text: label });
+}
+
+// ---- language modelling ------------------------------------------------------------------------
+function languageModel(opts) {
+  const lim = opts.limits;
+  const text = el("textarea", { "data-testid": "app-lm-text", rows: 7, maxlength: lim.corpus_text[1], "aria-label": "Text to learn" });
+  text.value = SAMPLE_TEXT;
+  const file = el("input", { type: "file", accept: ".txt,text/plain", "aria-label": "Upload a text file" });
+  file.addEventListener("change", async () => {
+    if (file.files[0]) text.value = (await file.files[0].text()).slice(0, lim.corpus_text[1]);
+  });
+  const level = select([["char", "characters"], ["word", "words"]], opts.defaults.level, { "aria-label": "Level" });
+  const cell = select(opts.cells.map((c) => [c, c.toUpperCase()]), opts.defaults.cell, { "aria-label": "Cell" });
+  const units = select([16, 32, 64, 128].map((v) => [v, `${v} units`]), opts.defaults.units, { "aria-label": "Hidden units" });
+  const seconds = select([5, 10, 20, 30, 60].map((v) => [v, `${v} s`]), opts.defaults.train_seconds, { "aria-label": "Training time" });
+  const train = streamButton("app-lm-train", "Train");
+  const status = el("p", { class: "status", role: "status", text: `Paste or upload up to ${lim.corpus_text[1].toLocaleString()} characters, then train.` });
+  const loss = el("div", { class: "plot plot-small", "data-testid": "app-lm-loss" });
+  const sample = el("div", { class: "generated app-sample", "data-testid": "app-lm-sample" },
+    el("span", { class: "empty", text: "Samples appear here as the model learns." }));
+  const prompt = el("input", { type: "text", value: "The ", "aria-label": "Prompt", "data-testid": "app-lm-prompt" });
+  const temperature = el("input", { type: "range", min: 0.1, max: 2, step: 0.1, value: 0.8, "aria-label": "Temperature" });
+  const generate = el("button", { type: "button", "data-testid": "app-lm-generate", text: "Generate", disabled: true });
+  const output = el("div", { class: "generated", "data-testid": "app-lm-output" });
+  const top = el("ol", { class: "app-top", "data-testid": "app-lm-top10" });
+  const curve = { steps: [], loss: [], val: [] };
+  let job = null;
+  let modelId = null;
+
+  const draw = perFrame(() => render(loss, {
+    data: [{ x: curve.steps.slice(), y: curve.loss.slice(), name: "training", mode: "lines", line: { color: MUTED } },
+      { x: curve.steps.slice(), y: curve.val.slice(), name: "validation", mode: "lines+markers", line: { color: PREDICTION } }],
+    layout: { ...LINE, title: { text: "Loss (nats per token)", font: { size: 12 } }, xaxis: { title: "step", gridcolor: GRID }, yaxis: { gridcolor: GRID } },
+  }));
+  const finish = (message, isError = false) => {
+    job = null;
+    train.textContent = "Train";
+    status.textContent = message;
+    status.classList.toggle("error", isError);
+  };
+  train.addEventListener("click", () => {
+    if (job) return job.stop();
+    Object.values(curve).forEach((a) => a.splice(0));
+    train.textContent = "Stop";
+    status.classList.remove("error");
+    status.textContent = "Training…";
+    job = api.applications.trainLM({ corpus_text: text.value, level: level.value, cell: cell.value,
+      units: Number(units.value), train_seconds: Number(seconds.value) }, {
+      progress: (m) => {
+        curve.steps.push(m.step); curve.loss.push(m.loss); curve.val.push(m.val);
+        status.textContent = `step ${m.step} · validation ${num(m.val)} nats · perplexity ${num(m.perplexity, 1)} · ${m.seconds.toFixed(1)} s`;
+        if (m.sample !== undefined) sample.replaceChildren(el("span", { class: "prompt", text: `step ${m.step}: ` }), m.sample);
+        draw();
+      },
+      done: (m) => {
+        const r = m.result;
+        modelId = r.model_id;
+        generate.disabled = false;
+        finish(`${m.stopped ? "Stopped" : "Trained"} after ${r.steps} steps (${r.seconds.toFixed(1)} s): best validation perplexity ${num(r.perplexity, 1)} over ${r.vocab_size} ${r.level === "char" ? "characters" : "words"}.`);
+      },
+      error: (m) => finish(m.message, true),
+      close: () => { if (job) finish("Training stopped."); },
+    });
+  });
+  generate.addEventListener("click", async () => {
+    try {
+      const r = await api.applications.generate({ model_id: modelId, prompt: prompt.value, tokens: level.value === "char" ? 300 : 60,
+        temperature: Number(temperature.value) });
+      output.replaceChildren(el("span", { class: "prompt", text: r.prompt }), r.level === "word" && r.prompt && !r.prompt.endsWith(" ") ? " " : "", r.text);
+      top.replaceChildren(...r.top10.map((t) => el("li", {}, el("code", { text: JSON.stringify(t.token) }), ` ${(100 * t.probability).toFixed(1)}%`)));
+    } catch (e) {
+      output.replaceChildren(el("span", { class: "empty", text: e.message }));
+    }
+  });
+  return el("div", { class: "panel app-panel", id: "app-lm" },
+    el("h3", { text: "Language modelling: train on your text" }),
+    el("div", { class: "gen-charts" },
+      el("div", {}, text, el("div", { class: "row" }, file), el("div", { class: "row app-controls" }, level, cell, units, seconds, train), status),
+      el("div", {}, loss, sample)),
+    el("div", { class: "gen-charts" },
+      el("div", {}, el("div", { class: "row app-controls" }, prompt, field("temperature", temperature), generate), output),
+      el("div", {}, el("p", { class: "hint", text: "Top-10 next tokens after the prompt" }), top)));
+}
+
+// ---- forecasting ---------------------------------------------------------------------------------
+function forecasting(opts) {
+  const dataset = select(opts.datasets.map((d) => [d.name, `${d.name}: ${d.description}`]), opts.defaults.dataset, { "data-testid": "app-ts-dataset", "aria-label": "Series" });
+  const cell = select(opts.cells.map((c) => [c, c.toUpperCase()]), opts.defaults.cell, { "aria-label": "Cell" });
+  const units = select([8, 16, 32, 64].map((v) => [v, `${v} units`]), opts.defaults.units, { "aria-label": "Hidden units" });
+  const train = streamButton("app-ts-train", "Train and compare");
+  const status = el("p", { class: "status", role: "status", text: "Choose a series and train: the test tail is held out." });
+  const plot = el("div", { class: "plot app-forecast", "data-testid": "app-ts-forecast" });
+  const table = el("div", { class: "app-table", "data-testid": "app-ts-metrics" });
+  let job = null;
+  const finish = (message, isError = false) => {
+    job = null;
+    train.textContent = "Train and compare";
+    status.textContent = message;
+    status.classList.toggle("error", isError);
+  };
+  train.addEventListener("click", () => {
+    if (job) return job.stop();
+    train.textContent = "Stop";
+    status.classList.remove("error");
+    status.textContent = "Training… (the baselines are fitted once per series)";
+    job = api.applications.trainForecast({ dataset: dataset.value, cell: cell.value, units: Number(units.value) }, {
+      progress: (m) => { status.textContent = `step ${m.step} · validation MSE ${num(m.val, 4)} · ${m.seconds.toFixed(1)} s`; },
+      done: (m) => {
+        drawForecast(plot, table, m.result);
+        const r = m.result;
+        finish(`${r.network}: ${r.training.steps} steps in ${r.training.seconds.toFixed(1)} s, kept the best validation step (${r.training.best_step}).`);
+      },
+      error: (m) => finish(m.message, true),
+      close: () => { if (job) finish("Training stopped."); },
+    });
+  });
+  return el("div", { class: "panel app-panel", id: "app-ts" },
+    el("h3", { text: "Time-series forecasting against the baselines" }),
+    el("div", { class: "row app-controls" }, dataset, cell, units, train), status, plot, table,
+    el("p", { class: "hint", text: "MASE = MAE / the mean absolute one-step change in the training part: below 1 beats the naive forecast's training-period error. The multi-step forecasts feed each prediction back as the next input." }));
+}
+
+function drawForecast(plot, table, r) {
+  const names = Object.keys(r.forecasts).filter((n) => n !== "last value");
+  const data = [
+    { x: r.history.time, y: r.history.value, name: "history", mode: "lines", line: { color: MUTED, width: 1 } },
+    { x: r.test.time, y: r.test.value, name: "actual (test tail)", mode: "lines", line: { color: INK, width: 2 } },
+    ...names.map((n, i) => ({ x: r.test.time, y: r.forecasts[n], name: n, mode: "lines", line: { color: SERIES_COLOURS[i % SERIES_COLOURS.length], width: 1.5 } })),
+  ];
+  render(plot, { data, layout: { ...LINE, title: { text: `${r.series} [${r.column}]: one-step forecasts of the test tail`, font: { size: 12 } },
+    xaxis: { gridcolor: GRID }, yaxis: { gridcolor: GRID } } });
+  const best = Math.min(...r.methods.map((m) => m.one_step.mase));
+  const head = el("tr", {}, ["method", "1-step MAE", "1-step RMSE", "1-step MASE", `${r.horizon}-step MASE`].map((h) => el("th", { text: h })));
+  const rows = r.methods.map((m) => el("tr", { class: m.one_step.mase === best ? "best" : null },
+    el("td", { text: m.name }), el("td", { text: num(m.one_step.mae, 4) }), el("td", { text: num(m.one_step.rmse, 4) }),
+    el("td", { text: num(m.one_step.mase) }), el("td", { text: num(m.multi_step.mase) })));
+  table.replaceChildren(el("table", {}, el("thead", {}, head), el("tbody", {}, rows)),
+    r.notes.length ? el("p", { class: "hint", text: r.notes.join("; ") }) : "");
+}
+
+// ---- sentiment ------------------------------------------------------------------------------------
+function sentiment(status) {
+  const input = el("input", { type: "text", "data-testid": "app-cls-input", maxlength: 1000, "aria-label": "A sentence",
+    value: "A slow start, but the ending is wonderful.", disabled: !status.available });
+  const result = el("div", { class: "app-cls-result", "data-testid": "app-cls-result" });
+  const plot = el("div", { class: "plot plot-small", "data-testid": "app-cls-curve" });
+  let request = 0;
+  const classify = debounce(async () => {
+    const id = ++request;
+    if (!input.value.trim()) return result.replaceChildren(el("span", { class: "hint", text: "Type a sentence." }));
+    try {
+      const r = await api.applications.classify({ sentence: input.value });
+      if (id === request) drawSentiment(result, plot, r);
+    } catch (e) {
+      if (id === request) result.replaceChildren(el("span", { class: "status error", text: e.message }));
+    }
+  }, 150);
+  input.addEventListener("input", classify);
+  if (status.available) classify();
+  else result.replaceChildren(el("p", { class: "status", text: status.message }));
+  return el("div", { class: "panel app-panel", id: "app-cls" },
+    el("h3", { text: "Sentiment: the opinion forms word by word" }),
+    el("p", { class: "hint", text: `${status.message}. Each word is shaded by P(fresh) after reading it: blue positive, red negative.` }),
+    input, result, plot);
+}
+
+function drawSentiment(result, plot, r) {
+  const pos = r.classes.indexOf("fresh") >= 0 ? r.classes.indexOf("fresh") : 0;
+  const p = r.probabilities.map((row) => row[pos]);
+  const words = r.tokens.map((t, i) => el("span", { class: "app-word", title: `P(${r.classes[pos]}) = ${p[i].toFixed(3)}`,
+    style: `background:${diverging(2 * p[i] - 1, 1)};color:${Math.abs(2 * p[i] - 1) > 0.55 ? "#fff" : INK}`, text: t }));
+  const colour = r.label === r.classes[pos] ? POSITIVE : NEGATIVE;
+  result.replaceChildren(el("div", { class: "app-words" }, words),
+    el("p", { class: "app-verdict" }, el("strong", { style: `color:${colour}`, text: r.label }), ` with ${(100 * r.confidence).toFixed(0)}% confidence`));
+  render(plot, { data: [{ x: r.tokens.map((t, i) => `${i + 1}:${t}`), y: p, mode: "lines+markers", name: `P(${r.classes[pos]})`,
+    line: { color: POSITIVE }, marker: { color: p.map((v) => (v >= 0.5 ? POSITIVE : NEGATIVE)) } }],
+  layout: { ...LINE, title: { text: `P(${r.classes[pos]}) after each word`, font: { size: 12 } }, showlegend: false,
+    yaxis: { range: [0, 1], gridcolor: GRID }, xaxis: { tickangle: -40 },
+    shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: 0.5, y1: 0.5, line: { color: HIGHLIGHT, dash: "dot", width: 1 } }] } });
+}
