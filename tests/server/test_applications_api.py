@@ -114,3 +114,8 @@ def test_sentiment_gives_the_probabilities_after_each_word(tmp_path):
         assert body["label"] in ("fresh", "rotten") and 0.5 <= body["confidence"] <= 1
         res = client.post("/api/applications/classify", json={"sentence": "x" * 5000})
         assert res.status_code == 422 and "sentence must be at most 1000 characters" in res.json()["message"]
+
+
+def test_a_sample_text_is_offered_that_exists_wherever_python_does(app_client):
+    body = app_client.get("/api/applications/lm/sample").json()
+    assert 10_000 < len(body["text"]) <= 50_000 and "pydoc" in body["name"]

@@ -172,7 +172,7 @@ def verdict(report) -> str:
         chosen = min(networks, key=lambda m: m.train.best_val)
         wins = all(chosen.one_step.mase < b.one_step.mase for b in baselines)
         lines.append(f"chosen on validation (no peeking at the test tail): {chosen.name}, one-step MASE "
-                     f"{chosen.one_step.mase:.3f}, " + ("beats every baseline" if wins else "does not beat every baseline"))
+                     f"{chosen.one_step.mase:.3f}, " + ("beats every baseline in this table" if wins else "does not beat every baseline in this table"))
     return "\n".join(lines)
 
 

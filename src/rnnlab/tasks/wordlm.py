@@ -240,8 +240,8 @@ def train_wordlm(data: WordData, config: WordLMConfig, *, batch_size: int = 32, 
                  sample_length: int = 0) -> WordLMTrainResult:
     """Adam over contiguous streams (state carried); keeps the parameters with the best validation loss.
 
-    With ``sample_length`` > 0 every evaluation record also holds ``sample``: a greedy continuation
-    of ``sample_prompt`` by the current model (samples improving as it trains).
+    With ``sample_length`` > 0 every evaluation record also holds ``sample``: a continuation of
+    ``sample_prompt`` sampled at temperature 0.8 with the run's seed (samples improving as it trains).
     """
     rng = np.random.default_rng(seed)
     model = WordLM(config, data.vocab, rng=rng)
@@ -267,7 +267,7 @@ def train_wordlm(data: WordData, config: WordLMConfig, *, batch_size: int = 32, 
             losses = []
             if sample_length > 0:
                 prompt = sample_prompt or ""
-                record["sample"] = config.join(model.complete(prompt, sample_length, seed=seed, greedy=True))
+                record["sample"] = config.join(model.complete(prompt, sample_length, temperature=0.8, seed=seed))
             history.append(record)
             if on_eval:
                 on_eval(record)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...data.corpora import load_corpus
 from ...data.timeseries import DATASETS, SeriesError, load_series
 from ...tasks import forecast as fc
 from ...tasks.classify import SequenceClassifier
@@ -67,6 +68,12 @@ class ApplicationsManager:
         return self._jobs
 
     # ---- language model -------------------------------------------------------------------------
+    @staticmethod
+    def sample_text() -> dict:
+        """A text to learn that exists wherever Python does: the start of its documentation topics."""
+        text = load_corpus("pydoc").text[: schema.LM_TEXT_MAX_CHARS]
+        return {"name": "Python documentation topics (pydoc_data.topics)", "text": text}
+
     def train_lm(self, req: schema.LMTrainRequest, on_progress: Callable[[dict], None],
                  should_stop: Callable[[], bool]) -> dict:
         """Blocking (run it in a worker thread)."""

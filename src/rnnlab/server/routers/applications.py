@@ -40,6 +40,12 @@ def options(conn: HTTPConnection) -> dict:
     return manager_of(conn).options()
 
 
+@router.get("/lm/sample")
+def sample(conn: HTTPConnection) -> dict:
+    """A sample text to learn (the first 50,000 characters of Python's documentation topics)."""
+    return manager_of(conn).sample_text()
+
+
 @router.post("/lm/generate", responses=ERRORS)
 def generate(req: LMGenerateRequest, conn: HTTPConnection) -> dict:
     """Continue a prompt with a language model trained in the page; the top-10 next tokens after the prompt."""

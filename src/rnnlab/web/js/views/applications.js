@@ -13,7 +13,7 @@ are used at every step, so the network can read a sequence of any length. To lea
 unrolled through time and the error is sent back through every step. When the steps are many, the
 error can fade away or grow without bound; gates that decide what to keep and what to forget let
 the error flow further back. A language model predicts the next character from the ones before it.
-Trained on a text, it learns spelling first, then words, then the shape of sentences.`;
+Trained on a text, it learns spelling first, then words, then the shape of sentences.`.replace(/\n/g, " ");
 const LINE = { margin: { l: 52, r: 12, t: 30, b: 36 }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
   font: { size: 11, color: INK }, legend: { orientation: "h", y: -0.22 } };
 const SERIES_COLOURS = [PREDICTION, "#10b981", "#f97316", MUTED, "#0ea5e9"];
@@ -49,13 +49,19 @@ function languageModel(opts) {
   file.addEventListener("change", async () => {
     if (file.files[0]) text.value = (await file.files[0].text()).slice(0, lim.corpus_text[1]);
   });
+  const sampleButton = el("button", { type: "button", class: "link", "data-testid": "app-lm-sample-text", text: "Use a longer sample (Python's documentation)" });
+  sampleButton.addEventListener("click", async () => {
+    const r = await api.applications.sample();
+    text.value = r.text;
+    status.textContent = `${r.text.length.toLocaleString()} characters of ${r.name}.`;
+  });
   const level = select([["char", "characters"], ["word", "words"]], opts.defaults.level, { "aria-label": "Level" });
   const cell = select(opts.cells.map((c) => [c, c.toUpperCase()]), opts.defaults.cell, { "aria-label": "Cell" });
   const units = select([16, 32, 64, 128].map((v) => [v, `${v} units`]), opts.defaults.units, { "aria-label": "Hidden units" });
   const seconds = select([5, 10, 20, 30, 60].map((v) => [v, `${v} s`]), opts.defaults.train_seconds, { "aria-label": "Training time" });
   const train = streamButton("app-lm-train", "Train");
   const status = el("p", { class: "status", role: "status", text: `Paste or upload up to ${lim.corpus_text[1].toLocaleString()} characters, then train.` });
-  const loss = el("div", { class: "plot plot-small", "data-testid": "app-lm-loss" });
+  const loss = el("div", { class: "plot plot-small", "data-testid": "app-lm-loss", hidden: true });
   const sample = el("div", { class: "generated app-sample", "data-testid": "app-lm-sample" },
     el("span", { class: "empty", text: "Samples appear here as the model learns." }));
   const prompt = el("input", { type: "text", value: "The ", "aria-label": "Prompt", "data-testid": "app-lm-prompt" });
@@ -81,6 +87,7 @@ function languageModel(opts) {
   train.addEventListener("click", () => {
     if (job) return job.stop();
     Object.values(curve).forEach((a) => a.splice(0));
+    loss.hidden = false;
     train.textContent = "Stop";
     status.classList.remove("error");
     status.textContent = "Training…";
@@ -115,7 +122,7 @@ function languageModel(opts) {
   return el("div", { class: "panel app-panel", id: "app-lm" },
     el("h3", { text: "Language modelling: train on your text" }),
     el("div", { class: "gen-charts" },
-      el("div", {}, text, el("div", { class: "row" }, file), el("div", { class: "row app-controls" }, level, cell, units, seconds, train), status),
+      el("div", {}, text, el("div", { class: "row app-controls" }, file, sampleButton), el("div", { class: "row app-controls" }, level, cell, units, seconds, train), status),
       el("div", {}, loss, sample)),
     el("div", { class: "gen-charts" },
       el("div", {}, el("div", { class: "row app-controls" }, prompt, field("temperature", temperature), generate), output),
@@ -129,7 +136,7 @@ function forecasting(opts) {
   const units = select([8, 16, 32, 64].map((v) => [v, `${v} units`]), opts.defaults.units, { "aria-label": "Hidden units" });
   const train = streamButton("app-ts-train", "Train and compare");
   const status = el("p", { class: "status", role: "status", text: "Choose a series and train: the test tail is held out." });
-  const plot = el("div", { class: "plot app-forecast", "data-testid": "app-ts-forecast" });
+  const plot = el("div", { class: "plot app-forecast", "data-testid": "app-ts-forecast", hidden: true });
   const table = el("div", { class: "app-table", "data-testid": "app-ts-metrics" });
   let job = null;
   const finish = (message, isError = false) => {
@@ -161,6 +168,7 @@ function forecasting(opts) {
 }
 
 function drawForecast(plot, table, r) {
+  plot.hidden = false;
   const names = Object.keys(r.forecasts).filter((n) => n !== "last value");
   const data = [
     { x: r.history.time, y: r.history.value, name: "history", mode: "lines", line: { color: MUTED, width: 1 } },

@@ -1,0 +1,90 @@
+"""Section 6 in a real browser: train a language model on the page's text and generate with it, forecast a
+series against the baselines, and watch the sentiment of a typed sentence form word by word."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+READY = "body[data-ready=true]"
+
+
+@pytest.fixture(scope="module")
+def section(browser, server_url):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, reduced_motion="reduce")
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server_url + "/")
+    page.wait_for_selector(READY, state="attached", timeout=30000)
+    page.wait_for_selector("[data-testid=app-lm-train]", timeout=20000)
+    page.locator("section#applications").scroll_into_view_if_needed()
+    yield page, errors
+    context.close()
+
+
+def test_every_hook_is_on_the_page(section):
+    page, errors = section
+    for hook in ("app-lm-text", "app-lm-train", "app-lm-loss", "app-ts-dataset", "app-ts-train", "app-ts-forecast",
+                 "app-cls-input", "app-cls-result"):
+        assert page.get_by_test_id(hook).count() == 1, hook
+    assert errors == []
+
+
+def test_a_language_model_trains_with_a_live_loss_curve_then_generates(section, artifacts):
+    page, errors = section
+    assert len(page.get_by_test_id("app-lm-text").input_value()) > 200
+    page.get_by_test_id("app-lm-sample-text").click()
+    page.wait_for_function("() => document.querySelector('[data-testid=app-lm-text]').value.length > 10000", timeout=10000)
+    page.locator("#app-lm select[aria-label='Training time']").select_option("5")
+    page.get_by_test_id("app-lm-train").click()
+    page.wait_for_function("""() => { const d = document.querySelector('[data-testid=app-lm-loss]').data;
+        return d && d[1].y.length >= 2; }""", timeout=30000)
+    page.wait_for_function("() => !document.querySelector('[data-testid=app-lm-generate]').disabled", timeout=30000)
+    assert "step" in page.get_by_test_id("app-lm-sample").inner_text()
+    page.get_by_test_id("app-lm-generate").click()
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=app-lm-top10] li').length === 10", timeout=20000)
+    assert len(page.get_by_test_id("app-lm-output").inner_text()) > 20
+    page.locator("#app-lm").screenshot(path=str(artifacts / "applications-lm-1280.png"))
+    assert errors == []
+
+
+def test_a_forecast_is_drawn_against_actual_with_the_baselines_table(section, artifacts):
+    page, errors = section
+    page.get_by_test_id("app-ts-dataset").select_option("nile")
+    page.get_by_test_id("app-ts-train").click()
+    page.wait_for_selector("[data-testid=app-ts-metrics] table", timeout=60000)
+    names = page.evaluate("() => document.querySelector('[data-testid=app-ts-forecast]').data.map((t) => t.name)")
+    assert names[:3] == ["history", "actual (test tail)", "GRU"] and any(n.startswith("ARIMA") for n in names)
+    assert "last value" in page.get_by_test_id("app-ts-metrics").inner_text()
+    page.locator("#app-ts").screenshot(path=str(artifacts / "applications-forecast-1280.png"))
+    assert errors == []
+
+
+def test_the_sentiment_of_a_typed_sentence_forms_word_by_word(section, artifacts):
+    page, errors = section
+    box = page.get_by_test_id("app-cls-input")
+    box.fill("")
+    box.type("a dull and lifeless film")
+    page.wait_for_function("""() => document.querySelectorAll('[data-testid=app-cls-result] .app-word').length === 5""",
+                           timeout=20000)
+    assert "rotten" in page.get_by_test_id("app-cls-result").inner_text()
+    box.fill("a wonderful , moving film")
+    page.wait_for_function("""() => document.querySelector('[data-testid=app-cls-result]').innerText.includes('fresh')""",
+                           timeout=20000)
+    page.locator("#app-cls").screenshot(path=str(artifacts / "applications-sentiment-1280.png"))
+    assert errors == []
+
+
+def test_the_section_fits_a_phone(browser, server_url, artifacts):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, reduced_motion="reduce")
+    page = context.new_page()
+    page.goto(server_url + "/#applications")
+    page.wait_for_selector(READY, state="attached", timeout=30000)
+    page.wait_for_selector("[data-testid=app-lm-train]", timeout=20000)
+    width = page.evaluate("() => document.querySelector('#applications').scrollWidth")
+    assert width <= 390
+    page.locator("section#applications").screenshot(path=str(artifacts / "applications-390.png"))
+    context.close()
