@@ -33,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 
@@ -65,15 +66,21 @@ def worker(args) -> int:
                                          eval_max_chars=20_000, sample_length=0, warmup_steps=0,
                                          **({"hidden_size": args.hidden} if args.hidden else {}),
                                          **({"batch_size": args.batch} if args.batch else {}))
-    events = []
+    seconds, cpu = {}, {}
+
+    def on_event(event: dict) -> None:
+        if event["kind"] == "step":
+            seconds[event["step"]], cpu[event["step"]] = event["seconds"], time.process_time()
+
     with tempfile.TemporaryDirectory() as out:
-        train_charlm_torch(config, corpus.text, out, on_event=events.append, corpus_name=corpus.name,
+        train_charlm_torch(config, corpus.text, out, on_event=on_event, corpus_name=corpus.name,
                            corpus_sha256=corpus.sha256, device=args.device, comm=comm)
     if comm.rank == 0:
-        seconds = {e["step"]: e["seconds"] for e in events if e["kind"] == "step"}
-        measured = seconds[args.skip + args.steps] - seconds[args.skip]
+        first, last = args.skip, args.skip + args.steps
+        measured = seconds[last] - seconds[first]
         chars = args.steps * config.batch_size * config.seq_len
         result = {"chars_per_sec": chars / measured, "seconds_per_step": measured / args.steps,
+                  "cpu_seconds_per_step": (cpu[last] - cpu[first]) / args.steps,
                   "processes": comm.world_size, "threads": args.threads, "config": config.to_dict()}
         Path(args.result).write_text(json.dumps(result))
     if hasattr(comm, "close"):
@@ -122,12 +129,14 @@ def main(argv=None) -> int:
     rows = [tuple(int(n) for n in row.split("x")) for row in args.rows]
     print(f"load average before: {load_average()}  ({os.cpu_count()} cores, {platform.machine()})", flush=True)
     rates: dict[tuple[int, int], list[float]] = {row: [] for row in rows}
+    cpu: dict[tuple[int, int], list[float]] = {row: [] for row in rows}
     config = None
     for round_ in range(args.rounds):
         for processes, threads in rows:
             result = launch(args, processes, threads)
             config = result["config"]
             rates[(processes, threads)].append(result["chars_per_sec"])
+            cpu[(processes, threads)].append(result["cpu_seconds_per_step"])
             print(f"round {round_ + 1}: {processes} process(es) x {threads} thread(s): "
                   f"{result['chars_per_sec']:,.0f} chars/s  (load {load_average()})", flush=True)
     print(f"load average after: {load_average()}")
@@ -136,12 +145,20 @@ def main(argv=None) -> int:
           f"{c['seq_len']}, float32, {args.device}, {args.steps} steps measured after {args.skip}, "
           f"median of {args.rounds} rounds\n")
     base = statistics.median(rates[rows[0]])
-    print("| processes x threads | chars/s (median) | rounds | vs first row |")
-    print("|---|---:|---|---:|")
+    print("| processes x threads | chars/s (median) | rounds | vs first row | CPU s / step (rank 0) |")
+    print("|---|---:|---|---:|---:|")
     for row in rows:
         median = statistics.median(rates[row])
         runs = ", ".join(f"{r:,.0f}" for r in rates[row])
-        print(f"| {row[0]} x {row[1]} | {median:,.0f} | {runs} | {median / base:.2f}x |")
+        print(f"| {row[0]} x {row[1]} | {median:,.0f} | {runs} | {median / base:.2f}x | "
+              f"{statistics.median(cpu[row]):.3f} |")
+    print("\nCPU s / step is rank 0's process time (all its threads) per step: with one thread a process, the "
+          "chars/s it would reach on a core of its own is about B T / (CPU s / step), whatever else runs.")
+    for row in rows:
+        if row[1] == 1:
+            c = statistics.median(cpu[row])
+            print(f"  {row[0]} x 1: {config['batch_size'] * config['seq_len'] / c:,.0f} chars/s "
+                  f"if each of the {row[0]} process(es) had a core of its own")
     return 0
 
 
