@@ -24,6 +24,7 @@ CASES = [
     ("sgd", SGD, {"lr": 0.1, "momentum": 0.9}, {"momentum": 0.9}),
     ("adagrad", Adagrad, {"lr": 0.1}, {}),
     ("adam", Adam, {"lr": 0.01}, {}),
+    ("adam", Adam, {"lr": 0.01, "weight_decay": 0.1}, {"weight_decay": 0.1}),
     ("adamw", AdamW, {"lr": 0.01, "weight_decay": 0.1}, {"weight_decay": 0.1}),
 ]
 

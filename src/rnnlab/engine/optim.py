@@ -5,7 +5,7 @@ the same steps (``tests/engine/test_optim.py``):
 
 - SGD (momentum m, dampening 0):   v <- m v + g;  p <- p - lr v
 - Adagrad:                         s <- s + g^2;  p <- p - lr g / (sqrt(s) + eps)
-- Adam:   m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;  p <- p - lr m_hat / (sqrt(v_hat) + eps)
+- Adam:   g <- g + wd p (L2, when weight_decay > 0);  m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;  p <- p - lr m_hat / (sqrt(v_hat) + eps)
 - AdamW:  Adam, plus decoupled weight decay p <- p (1 - lr wd) before the step
 
 Clipping: ``clip_grad_norm`` scales all gradients so their global L2 norm is at most ``max_norm`` and
@@ -128,11 +128,12 @@ class Adam(Optimizer):
         self.eps = eps
         self.weight_decay = weight_decay
 
-    def _decay(self, p):
-        pass
+    def _decayed(self, p, g):
+        """Adam's L2 penalty: the decay joins the gradient (and so the moment estimates)."""
+        return g + self.weight_decay * p if self.weight_decay else g
 
     def _update(self, name, p, g):
-        self._decay(p)
+        g = self._decayed(p, g)
         m = self._slot(name, "exp_avg", p)
         v = self._slot(name, "exp_avg_sq", p)
         m *= self.b1
@@ -149,8 +150,10 @@ class AdamW(Adam):
     def __init__(self, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.01):
         super().__init__(lr, betas, eps, weight_decay)
 
-    def _decay(self, p):
+    def _decayed(self, p, g):
+        """AdamW: decoupled decay, applied to the weights before the step; the gradient is untouched."""
         p *= 1 - self.lr * self.weight_decay
+        return g
 
 
 OPTIMIZERS = {"sgd": SGD, "adagrad": Adagrad, "adam": Adam, "adamw": AdamW}
