@@ -24,6 +24,7 @@ import numpy as np
 
 METADATA_KEY = "rnnlab"
 MAX_HEADER_BYTES = 16 * 1024 * 1024  # 16 MiB of JSON header is far beyond any real model
+MAX_TENSORS = 4096  # a 100-layer model with optimizer state holds well under this
 DEFAULT_MAX_FILE_BYTES = 2 * 1024**3  # 2 GiB
 
 
@@ -100,6 +101,9 @@ def _read_validated(path: Path, max_bytes: int) -> tuple[bytes, dict]:
         raise CheckpointError(f"{path}: not a safetensors file (the header is not JSON)") from None
     if not isinstance(header, dict):
         raise CheckpointError(f"{path}: not a safetensors file (the header is not a JSON object)")
+    count = len(header) - ("__metadata__" in header)
+    if count > MAX_TENSORS:
+        raise CheckpointError(f"{path}: {count} tensors is more than the limit of {MAX_TENSORS}")
     return data, header
 
 
