@@ -48,6 +48,7 @@ def test_variants_and_lags_are_parsed_with_remedies_added_to_every_cell():
     assert [v.label for v in variants] == ["rnn+clip", "lstm+attention+clip", "irnn+clip"]
     assert variants[2].cell == "rnn" and variants[2].nonlinearity == "relu" and variants[2].init == "identity"
     assert parse_variants("rnn+orthogonal", "")[0].init == "orthogonal"
+    assert parse_variants("lstm+forget-bias", "")[0].remedies == ("forget-bias",)
     assert parse_lags("20,5,5,100") == [5, 20, 100]
 
 
