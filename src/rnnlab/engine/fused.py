@@ -18,12 +18,15 @@ each change buys (measured in ``benchmarks/RESULTS.md``):
    three sigmoids are one block; the sigmoid rows of the weights and biases are multiplied by 0.5
    once, so ``sigmoid(z) = 0.5 * tanh(z / 2) + 0.5`` becomes one ``tanh`` over the whole (4H, b)
    step plus two in-place ops.  (Scaling by 0.5 is exact in floating point.)
-4. **Input projections in one product**, ``W_ih @ X`` for all steps (a column gather of ``W_ih``
-   for integer one-hot input), with both biases folded in.
+4. **Input projections in one product**, ``W_ih @ X`` for all steps, with both biases folded in.
+   For integer (one-hot) input the product is a column gather of ``W_ih + bias``, done step by
+   step inside the loop (the gathered block is used while it is still in cache).
 5. **In place, no per-step allocations**: every step writes into preallocated (T, ., b) arrays.
-6. **Weight gradients after the loop, in one product each**: ``dW_hh = dZ @ H_prev.T`` over all
-   T*b columns; for one-hot input ``dW_ih = dZ @ onehot`` (a product, 9x faster than
-   ``np.add.at``).  Each thread multiplies its own chunk; the chunks' results are added.
+6. **Weight gradients after the loop, in one product**: with R = [X; 1; H_prev] stacked over all
+   T*b columns, ``dZ @ R.T`` is ``[dW_ih | db | dW_hh]`` at once (for one-hot input X is the
+   one-hot matrix: a product, 9x faster than ``np.add.at``).  Each step's dZ is copied into its
+   columns while hot, instead of transposing the whole array at the end.  Each thread multiplies
+   its own chunk; the chunks' results are added.
 7. **ReLU's derivative from its output** (``h > 0`` iff ``a > 0``), so no pre-activation is kept.
 
 Shape legend: B batch, b a chunk of it, T time, I input, H hidden, G gates, L layers.
