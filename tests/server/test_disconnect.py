@@ -25,6 +25,24 @@ from support.tiny_charlm import random_model
 STOP_WITHIN = 1.0  # seconds
 
 
+def run_client(coroutine):
+    """asyncio.run in a thread of its own: a browser test's event loop may be running in this worker."""
+    result: dict = {}
+
+    def target():
+        try:
+            result["value"] = asyncio.run(coroutine)
+        except BaseException as e:  # re-raised in the test's thread
+            result["error"] = e
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("m") / "tiny.safetensors"
@@ -75,7 +93,7 @@ def test_a_generation_stops_within_a_second_of_the_client_leaving(model_path, sl
                 ws.transport.abort()  # the TCP connection drops without a closing handshake
             return time.monotonic()
 
-        closed_at = asyncio.run(run())
+        closed_at = run_client(run())
         before = len(slow_takes)
         last = _settle(slow_takes, closed_at)
     print(f"generation: last chunk {last * 1000:.0f} ms after the client left ({how})")
@@ -95,7 +113,7 @@ def test_a_generation_ends_at_its_time_limit(model_path, slow_takes):
                     await ws.close()
                     return message, time.monotonic() - t0
 
-        done, elapsed = asyncio.run(run())
+        done, elapsed = run_client(run())
     assert done["timed_out"] is True and done["count"] < 5000
     assert elapsed < 0.5 + STOP_WITHIN
 
@@ -136,7 +154,7 @@ def test_a_training_in_the_page_stops_within_a_second_of_the_client_leaving(mode
                 ws.transport.abort()
                 return time.monotonic()
 
-        closed_at = asyncio.run(run())
+        closed_at = run_client(run())
         deadline = closed_at + 5
         while not ended and time.monotonic() < deadline:
             time.sleep(0.01)
