@@ -30,6 +30,7 @@ import numpy as np
 
 from ..data.memory_tasks import make_task
 from ..engine import INIT_SCHEMES, global_norm, relative_error
+from ..engine.blas import single_threaded
 from ..engine.gradient_flow import FACTOR_DOC, activation_factors, jacobian_report, step_jacobians
 from .memory import ClipConfig, MemoryModel, MemoryModelConfig, clip_gradients
 
@@ -99,7 +100,8 @@ def lab_batch(spec: LabSpec, batch: int = BATCH):
 def gradient_curves(spec: LabSpec) -> dict:
     """{"spec", "cells": {cell: {...}}, "factor_doc"}: see the module docstring."""
     batch = lab_batch(spec)
-    with np.errstate(all="ignore"):  # an exploding network is shown, not refused
+    # Hundreds of small SVDs: split over BLAS threads they wait on each other (8x slower on a busy machine).
+    with np.errstate(all="ignore"), single_threaded():  # an exploding network is shown, not refused
         cells = {cell: _curves(spec, cell, batch) for cell in CELLS}
     return {"spec": spec.to_dict(), "cells": cells, "factor_doc": FACTOR_DOC}
 
