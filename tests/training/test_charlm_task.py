@@ -8,7 +8,13 @@ import pytest
 from rnnlab.data.vocab import CharVocab
 from rnnlab.engine import State, numerical_gradient, relative_error
 from rnnlab.tasks.charlm import CharLM, CharLMConfig
-from rnnlab.training.charlm_task import _layer_nets, dropout_loss_and_grads, dropout_masks, evaluate_ids
+from rnnlab.training.charlm_task import (
+    _layer_nets,
+    dropout_loss_and_grads,
+    dropout_masks,
+    evaluate_ids,
+    weight_drop_masks,
+)
 
 TEXT = "the quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs.\n" * 3
 
@@ -71,3 +77,22 @@ def test_evaluate_ids_equals_the_mean_cross_entropy_of_one_pass_with_a_single_st
     assert got["loss"] == pytest.approx(want, rel=1e-10)
     assert got["chars"] == len(ids) - 1
     assert got["bpc"] == pytest.approx(want / np.log(2))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_weight_drop_gradients_match_finite_differences(cell):
+    model, vocab = _model(cell)
+    x, y = _batch(vocab)
+    masks = dropout_masks(np.random.default_rng(1), 0.2, x.shape, model)
+    weight_masks = weight_drop_masks(np.random.default_rng(2), 0.4, model)
+    assert 0.3 < (weight_masks[0] == 0).mean() < 0.5
+
+    def loss_and_grads():
+        # the masked W_hh is rebuilt from the current parameters on every call, as each training step does
+        return dropout_loss_and_grads(model, _layer_nets(model, weight_masks), x, y, None, masks, weight_masks)
+
+    _, grads, _ = loss_and_grads()
+    for name, p in model.params.items():
+        numeric = numerical_gradient(lambda: loss_and_grads()[0], p)
+        assert relative_error(grads[name], numeric) < 1e-6, name
+    assert np.all(grads["rnn.weight_hh_l0"][weight_masks[0] == 0] == 0)  # dropped weights get no gradient

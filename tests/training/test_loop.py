@@ -57,9 +57,9 @@ def test_step_events_carry_the_numbers_a_live_view_needs(tmp_path):
     assert {"val_loss", "val_bpc", "best", "loss", "bpc"} <= set(ev)
 
 
-@pytest.mark.parametrize("dropout", [0.0, 0.3])
-def test_an_interrupted_and_resumed_run_computes_the_same_losses_bit_for_bit(tmp_path, dropout):
-    config = TINY.replace(dropout=dropout, num_layers=2)
+@pytest.mark.parametrize("options", [{}, {"dropout": 0.3}, {"weight_drop": 0.3, "ema": 0.9}])
+def test_an_interrupted_and_resumed_run_computes_the_same_losses_bit_for_bit(tmp_path, options):
+    config = TINY.replace(num_layers=2, **options)
     _, whole = run(tmp_path, "whole", config)
 
     def interrupt_at_step_6(event):
@@ -180,3 +180,31 @@ def test_a_model_file_is_not_a_resumable_checkpoint(tmp_path):
     run(tmp_path, "a", TINY.replace(steps=2))
     with pytest.raises(TrainingError, match="not a resumable checkpoint"):
         read_resume(tmp_path / "a" / "model.safetensors")
+
+
+def test_with_ema_the_saved_model_is_the_average_and_training_continues_from_the_raw_weights(tmp_path):
+    from rnnlab.training.charlm_task import CharLMTask as Task
+
+    tasks = []
+
+    class Spy(Task):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            tasks.append(self)
+
+    import rnnlab.training.charlm as charlm_training
+
+    original = charlm_training.CharLMTask
+    charlm_training.CharLMTask = Spy
+    try:
+        result, events = run(tmp_path, "e", TINY.replace(ema=0.9, steps=8, eval_every=8))
+    finally:
+        charlm_training.CharLMTask = original
+    saved = CharLM.load(tmp_path / "e" / "model.safetensors")
+    raw = tasks[0].params
+    assert saved.meta["train_config"]["ema"] == 0.9
+    assert any(not np.array_equal(saved.params[k], raw[k]) for k in raw)  # the average, not the raw weights
+    tensors, _ = read_resume(tmp_path / "e")
+    for k in raw:
+        np.testing.assert_array_equal(tensors[f"param.{k}"], raw[k])
+        np.testing.assert_array_equal(tensors[f"ema.{k}"], saved.params[k])

@@ -15,8 +15,15 @@ the input of the next layer or of the head (char-rnn's placement), as inverted d
     d in_{k+1} flows back as d out_k = d in_{k+1} * m_k / (1 - p)
 
 so each layer runs as its own one-layer ``Recurrent`` sharing the model's arrays (same names, same
-memory), and the backward walks the layers in reverse.  With p = 0 the model's own fused
-``loss_and_grads`` runs.  Proved by ``tests/training/test_charlm_task.py`` (finite differences with
+memory), and the backward walks the layers in reverse.
+
+Weight drop (``config.weight_drop`` = q > 0; DropConnect on the recurrent weights, as AWD-LSTM): one
+mask per window and layer on ``W_hh``, the same at every time step::
+
+    W_hh' = W_hh * M_k / (1 - q)       M_k ~ Bernoulli(1 - q)   (G*H, H)
+    dW_hh = dW_hh' * M_k / (1 - q)
+
+With p = q = 0 the model's own fused ``loss_and_grads`` runs.  Proved by ``tests/training/test_charlm_task.py`` (finite differences with
 fixed masks, and equality with ``CharLM.loss_and_grads`` at p = 0).
 """
 
@@ -71,7 +78,7 @@ class CharLMTask:
         self.position = BatchPosition()
         self.state: State | None = None
         self.rng_state = np.random.default_rng([config.seed, 1]).bit_generator.state
-        self.layers = _layer_nets(model) if config.dropout > 0 else None
+        self.layers = _layer_nets(model) if config.dropout > 0 or config.weight_drop > 0 else None
 
     @property
     def params(self) -> dict[str, np.ndarray]:
@@ -97,7 +104,12 @@ class CharLMTask:
             loss = result.loss
         else:
             masks = dropout_masks(rng, self.config.dropout, window.x.shape, self.model)
-            loss, grads, final = dropout_loss_and_grads(self.model, self.layers, window.x, window.y, state, masks)
+            layers, weight_masks = self.layers, None
+            if self.config.weight_drop > 0:
+                weight_masks = weight_drop_masks(rng, self.config.weight_drop, self.model)
+                layers = _layer_nets(self.model, weight_masks)
+            loss, grads, final = dropout_loss_and_grads(self.model, layers, window.x, window.y, state, masks,
+                                                        weight_masks)
         return loss, grads, Pending(window.position_after, final, rng.bit_generator.state)
 
     def commit(self, pending: Pending) -> None:
@@ -132,28 +144,41 @@ class CharLMTask:
 
 
 # ---- dropout between layers -------------------------------------------------------------------------
-def _layer_nets(model: CharLM) -> list[Recurrent]:
-    """One single-layer Recurrent per layer, sharing the model's arrays (updates reach both)."""
+def _layer_nets(model: CharLM, weight_masks: list[np.ndarray] | None = None) -> list[Recurrent]:
+    """One single-layer Recurrent per layer, sharing the model's arrays (updates reach both); with
+    ``weight_masks``, layer k reads ``W_hh * weight_masks[k]`` instead (a new array)."""
     cfg, V = model.config, len(model.vocab)
     nets = []
     for k in range(cfg.num_layers):
         rcfg = RecurrentConfig(cfg.cell, V if k == 0 else cfg.hidden_size, cfg.hidden_size, 1, cfg.nonlinearity)
         params = {f"{name}_l0": model.params[f"rnn.{name}_l{k}"]
                   for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+        if weight_masks is not None:
+            params["weight_hh_l0"] = params["weight_hh_l0"] * weight_masks[k]  # (G*H, H)
         nets.append(Recurrent(rcfg, params))
     return nets
 
 
 def dropout_masks(rng: np.random.Generator, p: float, shape: tuple[int, int], model: CharLM) -> list[np.ndarray]:
-    """One inverted-dropout mask (T, B, H) per layer: 0 or 1/(1-p)."""
+    """One inverted-dropout mask (T, B, H) per layer: 0 or 1/(1-p); all ones when p = 0."""
     T, B = shape
     H, dtype = model.config.hidden_size, model.dtype
+    if p == 0:
+        return [np.ones((T, B, H), dtype) for _ in range(model.config.num_layers)]
     return [((rng.random((T, B, H)) >= p) / (1.0 - p)).astype(dtype) for _ in range(model.config.num_layers)]
 
 
+def weight_drop_masks(rng: np.random.Generator, q: float, model: CharLM) -> list[np.ndarray]:
+    """One DropConnect mask per layer, the shape of W_hh (G*H, H): 0 or 1/(1-q)."""
+    return [((rng.random(model.params[f"rnn.weight_hh_l{k}"].shape) >= q) / (1.0 - q)).astype(model.dtype)
+            for k in range(model.config.num_layers)]
+
+
 def dropout_loss_and_grads(model: CharLM, layers: list[Recurrent], x: np.ndarray, y: np.ndarray,
-                           state: State | None, masks: list[np.ndarray]):
-    """Forward and BPTT layer by layer with ``masks`` on every layer's output; (loss, grads, final)."""
+                           state: State | None, masks: list[np.ndarray],
+                           weight_masks: list[np.ndarray] | None = None):
+    """Forward and BPTT layer by layer with ``masks`` on every layer's output (and ``layers`` built with
+    ``weight_masks`` on W_hh, whose gradient is masked the same way); (loss, grads, final)."""
     L = len(layers)
     layer_in, caches, h_n, c_n = x, [], [], []
     for k, net in enumerate(layers):
@@ -173,6 +198,8 @@ def dropout_loss_and_grads(model: CharLM, layers: list[Recurrent], x: np.ndarray
         g = layers[k].backward(caches[k], d_in * masks[k])
         for name, value in g.params.items():
             grads[f"rnn.{name[:-1]}{k}"] = value  # "weight_ih_l0" -> "rnn.weight_ih_l{k}"
+        if weight_masks is not None:
+            grads[f"rnn.weight_hh_l{k}"] = grads[f"rnn.weight_hh_l{k}"] * weight_masks[k]  # (G*H, H)
         d_in = g.dx
     final = State(np.stack(h_n), np.stack(c_n) if c_n else None)  # (L, B, H)
     return result.loss, grads, final

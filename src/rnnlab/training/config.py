@@ -36,6 +36,7 @@ class TrainConfig:
     init: str = "pytorch"  # pytorch | xavier | orthogonal | identity (engine/init.py)
     forget_bias: float | None = None  # LSTM: the forget-gate part of bias_ih (bias_hh's part is 0)
     dropout: float = 0.0  # on the output of every recurrent layer, training only (inverted dropout)
+    weight_drop: float = 0.0  # DropConnect on W_hh, one mask per window and layer (AWD-LSTM), training only
     # data
     seq_len: int = 100  # T: characters per window of truncated BPTT
     batch_size: int = 64  # B: contiguous streams
@@ -49,6 +50,7 @@ class TrainConfig:
     beta2: float = 0.999  # Adam's second-moment decay
     weight_decay: float = 0.0  # AdamW only
     clip: float = 5.0  # global gradient-norm clipping (0 = off)
+    ema: float = 0.0  # > 0: validate and save an exponential moving average of the weights with this decay
     # budget: the run stops at whichever comes first; at least one must be set
     steps: int | None = None
     minutes: float | None = 5.0  # training time, evaluation excluded
@@ -70,6 +72,8 @@ class TrainConfig:
             (self.hidden_size >= 1 and self.num_layers >= 1, "hidden_size and num_layers must be >= 1"),
             (self.seq_len >= 1 and self.batch_size >= 1, "seq_len and batch_size must be >= 1"),
             (0.0 <= self.dropout < 1.0, "dropout must be in [0, 1)"),
+            (0.0 <= self.weight_drop < 1.0, "weight_drop must be in [0, 1)"),
+            (0.0 <= self.ema < 1.0, "ema must be in [0, 1)"),
             (0.0 < self.val_fraction < 1.0, "val_fraction must be in (0, 1)"),
             (self.lr > 0 and math.isfinite(self.lr), "lr must be a positive number"),
             (0.0 <= self.min_lr_ratio <= 1.0, "min_lr_ratio must be in [0, 1]"),

@@ -15,12 +15,15 @@ One step (numbered from 1)::
     3. norm = clip_grad_norm(grads, clip)              the norm before clipping is reported
     4. optimizer.lr = learning_rate(step, progress)    schedule.py
     5. optimizer.step(params, grads); task.commit()    (Ctrl-C is held back during 5)
+       ema <- d ema + (1 - d) params                   only with config.ema > 0
     6. emit {"kind": "step", ...}; every eval_every steps: validate, sample, save
 
 Files in the run folder ``out``: ``model.safetensors`` (the best model by validation loss),
 ``last.resume.safetensors`` (everything needed to continue exactly: parameters, optimizer moments and
 step count, the task's data position, carried hidden state and random state, the loop's counters),
-``metrics.jsonl`` (every event) and ``loss.png``.  All checkpoint writes are atomic: a failed save
+``metrics.jsonl`` (every event) and ``loss.png``.  With ``config.ema`` > 0 the validation, the samples
+and ``model.safetensors`` use the moving average of the weights (Polyak averaging); training
+continues from the raw weights.  All checkpoint writes are atomic: a failed save
 raises ``TrainingError`` and leaves the previous file as it was.
 
 Stops: the step budget, the time budget (training seconds; validation time is not counted),
@@ -159,8 +162,9 @@ def _fit(task, config: TrainConfig, out: str | Path, *, on_event, should_stop, r
     params = task.params
     optimizer = make_train_optimizer(config)
     counters = Counters()
+    ema = {k: v.copy() for k, v in params.items()} if config.ema > 0 else None
     if resume is not None:
-        _restore(resume, task, optimizer, counters)
+        _restore(resume, task, optimizer, counters, ema)
     log = MetricsLog(out / METRICS_FILE, keep_until_step=counters.step if resume is not None else None)
 
     def emit(event: dict) -> None:
@@ -173,11 +177,25 @@ def _fit(task, config: TrainConfig, out: str | Path, *, on_event, should_stop, r
         tensors |= {f"optim.{k}": v for k, v in optimizer.state_dict().items()}
         task_tensors, task_meta = task.resume_arrays()
         tensors |= {f"task.{k}": v for k, v in task_tensors.items()}
+        if ema is not None:
+            tensors |= {f"ema.{k}": v for k, v in ema.items()}
         meta = {"format": RESUME_FORMAT, "config": config.to_dict(), "counters": vars(counters).copy(),
                 **extra_meta, "task_state": task_meta}
         _save(lambda: save_checkpoint(out / RESUME_FILE, tensors, meta), out / RESUME_FILE)
 
     def validate() -> None:
+        if ema is None:
+            return validate_current()
+        trained = {k: v.copy() for k, v in params.items()}
+        try:
+            for k, v in ema.items():
+                np.copyto(params[k], v)  # validate, sample and save the averaged weights
+            validate_current()
+        finally:
+            for k, v in trained.items():
+                np.copyto(params[k], v)
+
+    def validate_current() -> None:
         t0 = clock()
         metrics = task.evaluate()
         val = float(metrics["loss"])
@@ -195,7 +213,6 @@ def _fit(task, config: TrainConfig, out: str | Path, *, on_event, should_stop, r
         if config.sample_length:
             text = task.sample(config.sample_length, seed=config.seed * 1_000_003 + counters.step)
             emit({"kind": "sample", "step": counters.step, "text": text})
-        save_resumable()
         _plot(log.records, out / PLOT_FILE, f"{config.cell.upper()} {config.num_layers}x{config.hidden_size}")
 
     def finish(reason: str, message: str) -> TrainResult:
@@ -227,6 +244,8 @@ def _fit(task, config: TrainConfig, out: str | Path, *, on_event, should_stop, r
             with hold_interrupts():
                 optimizer.step(params, grads)
                 task.commit(pending)
+                if ema is not None:
+                    _update_ema(ema, params, config.ema, step)
                 dt = clock() - t0
                 counters.step, counters.seconds = step, counters.seconds + dt
                 counters.items += task.items_per_step
@@ -237,10 +256,10 @@ def _fit(task, config: TrainConfig, out: str | Path, *, on_event, should_stop, r
                   "progress": budget_progress(config, step, counters.seconds)})
             if step % config.eval_every == 0:
                 validate()
+                save_resumable()
         if counters.last_eval_step != counters.step or counters.last_val_loss is None:
             validate()
-        else:
-            save_resumable()
+        save_resumable()
         if reason == "time":
             message = f"finished the {config.minutes:g}-minute budget at step {counters.step}"
         else:
@@ -291,7 +310,15 @@ def _plot(records: list[dict], path: Path, title: str) -> None:
         pass
 
 
-def _restore(resume: tuple[dict, dict], task, optimizer, counters: Counters) -> None:
+def _update_ema(ema: dict[str, np.ndarray], params: dict[str, np.ndarray], decay: float, step: int) -> None:
+    """ema <- d ema + (1 - d) params, with d = min(decay, (1 + step) / (10 + step)) so early steps count."""
+    d = min(decay, (1.0 + step) / (10.0 + step))
+    for name, value in params.items():
+        ema[name] *= d
+        ema[name] += (1.0 - d) * value
+
+
+def _restore(resume: tuple[dict, dict], task, optimizer, counters: Counters, ema: dict | None = None) -> None:
     tensors, meta = resume
     params = task.params
     saved = {k[len("param."):]: v for k, v in tensors.items() if k.startswith("param.")}
@@ -301,5 +328,9 @@ def _restore(resume: tuple[dict, dict], task, optimizer, counters: Counters) -> 
         np.copyto(params[name], value)
     optimizer.load_state_dict({k[len("optim."):]: v for k, v in tensors.items() if k.startswith("optim.")})
     task.load_resume_arrays({k[len("task."):]: v for k, v in tensors.items() if k.startswith("task.")}, meta["task_state"])
+    if ema is not None:
+        saved_ema = {k[len("ema."):]: v for k, v in tensors.items() if k.startswith("ema.")}
+        for name in ema:
+            np.copyto(ema[name], saved_ema.get(name, params[name]))  # no average saved: start it here
     for key, value in meta["counters"].items():
         setattr(counters, key, value)
