@@ -53,7 +53,9 @@ def test_serve_starts_on_loopback_and_answers(tiny_model_path):
         assert line.startswith("rnnlab serve: http://127.0.0.1:"), line
         url = line.split()[2]
         health = httpx.get(url + "api/health", timeout=10).json()
-        assert health["status"] == "ok" and health["models_available"] == 1
+        ids = [m["id"] for m in httpx.get(url + "api/models", timeout=10).json()["models"]]
+        assert health["status"] == "ok" and "tiny" in ids  # --model is listed beside the bundled default
+        assert health["models_available"] == len(ids)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
