@@ -14,9 +14,13 @@ every row alike.  ``uptime``'s load average is printed before and after.
 
 Usage::
 
-    python benchmarks/torch_ddp.py                                   # CPU: 1x1, 1x2 and 2x1 (processes x threads)
+    python benchmarks/torch_ddp.py                                   # CPU: 1x1, 1x2, 1x2p, 2x1 (processes x threads)
     python benchmarks/torch_ddp.py --rows 1x2 2x1 --rounds 5 --steps 60
     python benchmarks/torch_ddp.py --device cuda --rows 1x4 2x4 4x4  # GPUs: NCCL, one GPU a process
+
+``1x2p`` runs the two-thread process with ``OMP_WAIT_POLICY=PASSIVE``: OpenMP's default spin-waiting
+makes a two-thread process many times slower when the cores are busy with other work (every parallel
+region waits a scheduler slice for its descheduled thread); passive waiting removes that.
 
 The text is tiny-shakespeare (``$RNNLAB_DATA_DIR`` or downloaded) or ``--text FILE``.
 Needs torch (``pip install 'rnnlab[torch]'``).
@@ -89,7 +93,18 @@ def worker(args) -> int:
 
 
 # ---- the launcher ---------------------------------------------------------------------------------------
-def launch(args, processes: int, threads: int) -> dict:
+def parse_row(row: str) -> tuple[int, int, bool]:
+    """"2x1" -> (2 processes, 1 thread, spin-waiting OpenMP); "1x2p" -> OMP_WAIT_POLICY=PASSIVE."""
+    passive = row.endswith("p")
+    processes, threads = row.rstrip("p").split("x")
+    return int(processes), int(threads), passive
+
+
+def row_name(row: tuple[int, int, bool]) -> str:
+    return f"{row[0]} x {row[1]}" + (" (OMP_WAIT_POLICY=PASSIVE)" if row[2] else "")
+
+
+def launch(args, processes: int, threads: int, passive: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         result = Path(folder) / "result.json"
         command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node",
@@ -100,6 +115,8 @@ def launch(args, processes: int, threads: int) -> dict:
             if getattr(args, flag):
                 command += [f"--{flag}", str(getattr(args, flag))]
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+        if passive:
+            env["OMP_WAIT_POLICY"] = "PASSIVE"
         done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=args.timeout)
         if done.returncode != 0 or not result.exists():
             raise SystemExit(f"torchrun {processes}x{threads} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
@@ -108,8 +125,9 @@ def launch(args, processes: int, threads: int) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--rows", nargs="+", default=["1x1", "1x2", "2x1"],
-                   help="PROCESSESxTHREADS per row (default: 1x1 1x2 2x1)")
+    p.add_argument("--rows", nargs="+", default=["1x1", "1x2", "1x2p", "2x1"],
+                   help="PROCESSESxTHREADS per row, a trailing p for OMP_WAIT_POLICY=PASSIVE "
+                        "(default: 1x1 1x2 1x2p 2x1)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--preset", default="small", help="training preset (default small: LSTM 2x256, B 32, T 64)")
     p.add_argument("--hidden", type=int, help="override the hidden size")
@@ -126,19 +144,19 @@ def main(argv=None) -> int:
     if args.worker:
         return worker(args)
 
-    rows = [tuple(int(n) for n in row.split("x")) for row in args.rows]
+    rows = [parse_row(row) for row in args.rows]
     print(f"load average before: {load_average()}  ({os.cpu_count()} cores, {platform.machine()})", flush=True)
-    rates: dict[tuple[int, int], list[float]] = {row: [] for row in rows}
-    cpu: dict[tuple[int, int], list[float]] = {row: [] for row in rows}
+    rates: dict[tuple, list[float]] = {row: [] for row in rows}
+    cpu: dict[tuple, list[float]] = {row: [] for row in rows}
     config = None
     for round_ in range(args.rounds):
-        for processes, threads in rows:
-            result = launch(args, processes, threads)
+        for row in rows:
+            result = launch(args, *row)
             config = result["config"]
-            rates[(processes, threads)].append(result["chars_per_sec"])
-            cpu[(processes, threads)].append(result["cpu_seconds_per_step"])
-            print(f"round {round_ + 1}: {processes} process(es) x {threads} thread(s): "
-                  f"{result['chars_per_sec']:,.0f} chars/s  (load {load_average()})", flush=True)
+            rates[row].append(result["chars_per_sec"])
+            cpu[row].append(result["cpu_seconds_per_step"])
+            print(f"round {round_ + 1}: {row_name(row)}: {result['chars_per_sec']:,.0f} chars/s  "
+                  f"(load {load_average()})", flush=True)
     print(f"load average after: {load_average()}")
     c = config
     print(f"\n{c['cell'].upper()} {c['num_layers']}x{c['hidden_size']}, global batch {c['batch_size']} x window "
@@ -150,12 +168,12 @@ def main(argv=None) -> int:
     for row in rows:
         median = statistics.median(rates[row])
         runs = ", ".join(f"{r:,.0f}" for r in rates[row])
-        print(f"| {row[0]} x {row[1]} | {median:,.0f} | {runs} | {median / base:.2f}x | "
+        print(f"| {row_name(row)} | {median:,.0f} | {runs} | {median / base:.2f}x | "
               f"{statistics.median(cpu[row]):.3f} |")
     print("\nCPU s / step is rank 0's process time (all its threads) per step: with one thread a process, the "
           "chars/s it would reach on a core of its own is about B T / (CPU s / step), whatever else runs.")
     for row in rows:
-        if row[1] == 1:
+        if row[1] == 1 and not row[2]:
             c = statistics.median(cpu[row])
             print(f"  {row[0]} x 1: {config['batch_size'] * config['seq_len'] / c:,.0f} chars/s "
                   f"if each of the {row[0]} process(es) had a core of its own")
