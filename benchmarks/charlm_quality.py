@@ -216,6 +216,8 @@ def main(argv=None) -> int:
     p.add_argument("--png", type=Path, default=HERE / "charlm_quality.png")
     p.add_argument("--no-results", action="store_true", help="do not write benchmarks/RESULTS.md")
     args = p.parse_args(argv)
+    if not args.png.is_absolute() and args.png.parent == Path("."):
+        args.png = HERE / args.png  # a bare file name goes beside RESULTS.md
 
     corpus, vocab, train_ids, val_ids = load_data()
     loads = [os.getloadavg()]
