@@ -110,7 +110,8 @@ def launch(args, processes: int, threads: int, passive: bool = False) -> dict:
         command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node",
                    str(processes), "--master-addr", "127.0.0.1", "--master-port", str(free_port()),
                    __file__, "--worker", "--result", str(result), "--threads", str(threads),
-                   "--device", args.device, "--preset", args.preset, "--steps", str(args.steps), "--skip", str(args.skip)]
+                   "--device", args.device, "--preset", args.preset, "--steps", str(args.steps),
+                   "--skip", str(args.skip)]
         for flag in ("text", "hidden", "batch"):
             if getattr(args, flag):
                 command += [f"--{flag}", str(getattr(args, flag))]

@@ -149,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any configuration key (repeatable)")
     p.add_argument("--out", metavar="PATH", help="run folder on rank 0's machine (default: runs/<corpus>-ddp-<time>)")
     p.add_argument("--resume", metavar="PATH", help="continue a run (its folder or last.resume.safetensors, on rank 0)")
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="cpu (gloo) or cuda (NCCL, one GPU a process)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="cpu (gloo) or cuda (NCCL, one GPU a process)")
     p.add_argument("--dtype", choices=["float32", "float64"], default=None, help="parameter dtype (default float32)")
     p.add_argument("--threads", type=int, default=None, help="torch threads per process (default: torch's)")
     p.add_argument("--encoding", default="utf-8", help="text encoding of FILE")
@@ -160,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
 def build_config(args):
     import json
 
-    from ..training import TrainConfig, preset
+    from ..training import preset
 
     overrides = {field: getattr(args, flag) for flag, field in FLAGS.items() if getattr(args, flag) is not None}
     if args.minutes is not None:
@@ -268,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         if out is None:  # rank 0's name is the one used (only rank 0 writes)
             out = str(Path("runs") / f"{Path(name).stem or 'text'}-ddp-{time.strftime('%Y%m%d-%H%M%S')}")
         try:
-            result = train_charlm_torch(config, text, out, on_event=printer(args.print_every) if comm.rank == 0 else None,
+            on_event = printer(args.print_every) if comm.rank == 0 else None
+            result = train_charlm_torch(config, text, out, on_event=on_event,
                                         resume=args.resume, corpus_name=name, corpus_sha256=sha, device=args.device,
                                         dtype=args.dtype, comm=comm)
         except TrainingError as e:

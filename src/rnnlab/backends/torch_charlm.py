@@ -106,7 +106,6 @@ def module_class():
 # ---- conversion both ways ------------------------------------------------------------------------------
 def to_torch(model: CharLM, device="cpu", dtype=None):
     """A ``CharLMModule`` holding a copy of ``model``'s parameters (its dtype unless ``dtype`` is given)."""
-    torch = import_torch()
     module = module_class()(model.config, len(model.vocab))
     tdtype = torch_dtype(model.dtype if dtype is None else dtype)
     module.to(device=device, dtype=tdtype)

@@ -245,7 +245,8 @@ def fit_torch(model: CharLM, train_ids: np.ndarray, val_ids: np.ndarray, config:
     batches = StreamBatches(train_ids, B, T, seed=config.seed)
     if main:
         out.mkdir(parents=True, exist_ok=True)
-    log = MetricsLog(out / METRICS_FILE, keep_until_step=counters.step if resume is not None else None) if main else None
+    keep = counters.step if resume is not None else None
+    log = MetricsLog(out / METRICS_FILE, keep_until_step=keep) if main else None
     stop = StopFlags()
 
     def to_device(array: np.ndarray):
@@ -434,7 +435,8 @@ def _restore(resume: tuple[dict, dict], module, optimizer, counters: Counters, r
         load_arrays(module, {k[len("param."):]: v for k, v in tensors.items() if k.startswith("param.")})
     except ValueError as e:
         raise TrainingError(f"cannot resume: the checkpoint's parameters do not match the model ({e})") from None
-    load_optimizer_arrays(optimizer, module, {k[len("optim."):]: v for k, v in tensors.items() if k.startswith("optim.")})
+    optim = {k[len("optim."):]: v for k, v in tensors.items() if k.startswith("optim.")}
+    load_optimizer_arrays(optimizer, module, optim)
     for key, value in meta["counters"].items():
         setattr(counters, key, value)
     dtype = module["head"].weight.dtype
@@ -442,7 +444,8 @@ def _restore(resume: tuple[dict, dict], module, optimizer, counters: Counters, r
     def rows_of(name):
         if name not in tensors:
             return None
-        return torch.from_numpy(np.ascontiguousarray(tensors[name][:, rows])).to(device=device, dtype=dtype)  # (L, b, H)
+        mine = np.ascontiguousarray(tensors[name][:, rows])  # (L, b, H) this rank's streams
+        return torch.from_numpy(mine).to(device=device, dtype=dtype)
 
     state = meta["task_state"]
     return StreamState(BatchPosition(int(state["epoch"]), int(state["window"])), rows_of("task.h"), rows_of("task.c"),
@@ -497,7 +500,8 @@ def train_charlm_torch(config: TrainConfig | None, text: str, out: str | Path, *
             vocab = CharVocab(meta["task_state"]["vocab"])
             missing = vocab.unknown(text)
             if missing:
-                raise TrainingError(f"cannot resume: the text has characters the run's vocabulary lacks: {missing[:10]}")
+                raise TrainingError(f"cannot resume: the text has characters the run's vocabulary lacks: "
+                                    f"{missing[:10]}")
             dtype = tensors["param.head.weight"].dtype if dtype is None else dtype
             resume_data = (tensors, meta)
         elif config is None:
