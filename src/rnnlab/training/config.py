@@ -136,9 +136,9 @@ PRESETS: dict[str, TrainConfig] = {
     "small": TrainConfig(cell="lstm", hidden_size=256, num_layers=2, seq_len=64, batch_size=32, lr=4e-3,
                          warmup_steps=50, min_lr_ratio=0.0, minutes=5.0, eval_every=250),
     # the bundled default model's recipe, exactly as configs/default.toml (a test keeps them equal)
-    "default": TrainConfig(cell="lstm", hidden_size=300, num_layers=2, forget_bias=1.0, dropout=0.2, seq_len=100,
-                           batch_size=32, lr=3e-3, warmup_steps=200, min_lr_ratio=0.02, minutes=200.0,
-                           eval_every=500, sample_length=300),
+    "default": TrainConfig(cell="lstm", hidden_size=300, num_layers=2, forget_bias=1.0, dropout=0.2, weight_drop=0.2,
+                           seq_len=100, batch_size=32, lr=3e-3, warmup_steps=200, min_lr_ratio=0.02, ema=0.999,
+                           minutes=120.0, eval_every=500, sample_length=300),
 }
 
 
