@@ -10,6 +10,9 @@ Both run float32 with the same thread count (``torch.set_num_threads`` = NumPy's
 with threadpoolctl when installed), in alternating rounds within one process; we report the medians
 and their ratio.  The float32 matrix-multiply peak (square 2048 products, NumPy and torch) is
 measured in the same run, and each framework's achieved model FLOP/s is given as a fraction of it.
+The engine's step is run the way ``rnnlab.training.fit`` runs it: inside ``step_threads`` (BLAS
+single-threaded while the engine's chunk threads use the cores) with ``keep_freed_memory`` on, a
+process-wide glibc setting that torch's allocations in the same process get too.
 
 Model FLOPs of one step (counted for dense matrix products, the same count for both frameworks;
 the engine reads the one-hot input as a row gather, torch multiplies it)::
@@ -42,6 +45,8 @@ import numpy as np
 
 from rnnlab.engine import Adam, Recurrent, RecurrentConfig, linear_backward, linear_forward, linear_init
 from rnnlab.engine import softmax_cross_entropy
+from rnnlab.engine.fused import step_threads
+from rnnlab.engine.memory import keep_freed_memory
 
 V = 65  # vocabulary size (tiny-shakespeare has 65 characters)
 
@@ -102,6 +107,10 @@ class EngineStep:
         self.x, self.targets = x, targets
 
     def __call__(self) -> float:
+        with step_threads(self.x.shape[1]):  # BLAS single-threaded around the chunk threads
+            return self._step()
+
+    def _step(self) -> float:
         p = self.params
         out, _, cache = self.rnn.forward(self.x)  # (T, B, H)
         logits = linear_forward(out, p["head.weight"], p["head.bias"])  # (T, B, V)
@@ -293,7 +302,8 @@ def thread_setup(threads: int | None) -> tuple[int, str]:
     return threads, how
 
 
-def machine_lines(threads: int, how: str, peak_np: float, peak_torch: float, load_before: str) -> list[str]:
+def machine_lines(threads: int, how: str, peak_np: float, peak_torch: float, load_before: str,
+                  memory_kept: bool) -> list[str]:
     import torch
 
     info = blas_info()
@@ -310,6 +320,7 @@ def machine_lines(threads: int, how: str, peak_np: float, peak_torch: float, loa
         f"Python {platform.python_version()}, NumPy {np.__version__} (BLAS: {blas_desc}), torch {torch.__version__}",
         f"threads: {threads} for both (from {how}); torch.get_num_threads() = {torch.get_num_threads()}",
         f"thread-related environment: {env if env else 'none set'}",
+        f"engine step: inside step_threads(B); glibc keep_freed_memory: {'on' if memory_kept else 'not available'}",
         f"float32 matmul peak (2048^3, best of 5): NumPy {peak_np:.0f} GFLOP/s, torch {peak_torch:.0f} GFLOP/s",
         f"load average (1, 5, 15 min) before: {load_before}; after: {load_average()}",
     ]
@@ -371,6 +382,7 @@ def main(argv=None) -> int:
 
     console = Console(width=max(Console().width, 130))
     load_before = load_average()
+    memory_kept = keep_freed_memory()  # as rnnlab.training.fit does; torch allocates through the same malloc
     threads, how = thread_setup(args.threads)
     peak_np, peak_torch = matmul_peak()
     with Progress(console=console, transient=True) as progress:
@@ -379,7 +391,7 @@ def main(argv=None) -> int:
     peak_np, peak_torch = max(peak_np, peak_np2), max(peak_torch, peak_torch2)
     peak = max(peak_np, peak_torch)
 
-    lines = machine_lines(threads, how, peak_np, peak_torch, load_before)
+    lines = machine_lines(threads, how, peak_np, peak_torch, load_before, memory_kept)
     for line in lines:
         console.print(line)
     table = Table(title=f"training step (fwd + bwd + Adam), float32, engine impl={args.impl}, "

@@ -28,6 +28,11 @@ each change buys (measured in ``benchmarks/RESULTS.md``):
    columns while hot, instead of transposing the whole array at the end.  Each thread multiplies
    its own chunk; the chunks' results are added.
 7. **ReLU's derivative from its output** (``h > 0`` iff ``a > 0``), so no pre-activation is kept.
+8. **No spinning BLAS threads around the chunks.**  After a multi-threaded product OpenBLAS's idle
+   workers spin for about 0.1 s before they sleep, on the very cores the chunk threads need: a
+   head product at 2 threads just before the backward made it 30% slower.  A whole training step
+   (recurrence, head, loss, optimizer) therefore runs inside ``step_threads(batch)``, which keeps
+   BLAS single-threaded for the step whenever the batch is split into chunk threads.
 
 Shape legend: B batch, b a chunk of it, T time, I input, H hidden, G gates, L layers.
 """
@@ -35,6 +40,7 @@ Shape legend: B batch, b a chunk of it, T time, I input, H hidden, G gates, L la
 from __future__ import annotations
 
 import threading
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -260,6 +266,12 @@ def batch_spans(batch: int, chunks: int | None = None) -> tuple[tuple[int, int],
     chunks = max(1, min(int(chunks), batch))
     edges = [round(j * batch / chunks) for j in range(chunks + 1)]
     return tuple((edges[j], edges[j + 1]) for j in range(chunks))
+
+
+def step_threads(batch: int):
+    """Context for one whole training step of ``batch`` sequences (trick 8): BLAS single-threaded
+    throughout when the fast path splits the batch into chunk threads, unchanged otherwise."""
+    return blas.single_threaded() if len(batch_spans(batch)) > 1 else nullcontext()
 
 
 def _in_threads(fn, jobs: list[tuple]) -> list:

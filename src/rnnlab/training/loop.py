@@ -26,6 +26,10 @@ and ``model.safetensors`` use the moving average of the weights (Polyak averagin
 continues from the raw weights.  All checkpoint writes are atomic: a failed save
 raises ``TrainingError`` and leaves the previous file as it was.
 
+Performance: every step runs inside ``engine.fused.step_threads(batch_size)`` (BLAS single-threaded
+while the engine's batch-chunk threads use the cores) and the loop asks glibc to keep freed memory
+(``engine.memory.keep_freed_memory``), so each step's caches reuse the previous step's pages.
+
 Stops: the step budget, the time budget (training seconds; validation time is not counted),
 ``should_stop()`` (checked before every step), Ctrl-C (``KeyboardInterrupt`` anywhere, including
 from ``on_event``), a non-finite loss or gradient.  All but the last save a resumable checkpoint.
@@ -47,6 +51,8 @@ from pathlib import Path
 import numpy as np
 
 from ..engine import NonFiniteError, check_finite, clip_grad_norm, global_norm, make_optimizer
+from ..engine.fused import step_threads
+from ..engine.memory import keep_freed_memory
 from ..io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .metrics import MetricsLog
@@ -158,6 +164,7 @@ def fit(task, config: TrainConfig, out: str | Path, *, on_event: EventFn | None 
 def _fit(task, config: TrainConfig, out: str | Path, *, on_event, should_stop, resume, extra_meta, clock):
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    keep_freed_memory()  # no page faults for every step's fresh caches (engine/memory.py)
     extra_meta = dict(extra_meta or {})
     params = task.params
     optimizer = make_train_optimizer(config)
@@ -236,16 +243,17 @@ def _fit(task, config: TrainConfig, out: str | Path, *, on_event, should_stop, r
                 break
             t0 = clock()
             step = counters.step + 1
-            loss, grads, pending = task.compute()
-            check_finite(step, loss, grads)
-            norm = clip_grad_norm(grads, config.clip) if config.clip > 0 else global_norm(grads)
-            lr = learning_rate(config, step, budget_progress(config, counters.step, counters.seconds))
-            optimizer.lr = lr
-            with hold_interrupts():
-                optimizer.step(params, grads)
-                task.commit(pending)
-                if ema is not None:
-                    _update_ema(ema, params, config.ema, step)
+            with step_threads(config.batch_size):  # the engine's chunk threads own the cores (fused.py)
+                loss, grads, pending = task.compute()
+                check_finite(step, loss, grads)
+                norm = clip_grad_norm(grads, config.clip) if config.clip > 0 else global_norm(grads)
+                lr = learning_rate(config, step, budget_progress(config, counters.step, counters.seconds))
+                optimizer.lr = lr
+                with hold_interrupts():
+                    optimizer.step(params, grads)
+                    task.commit(pending)
+                    if ema is not None:
+                        _update_ema(ema, params, config.ema, step)
                 dt = clock() - t0
                 counters.step, counters.seconds = step, counters.seconds + dt
                 counters.items += task.items_per_step

@@ -1,0 +1,67 @@
+"""The fast path's process-level helpers: BLAS thread control and glibc's freed-memory settings."""
+
+import platform
+import resource
+import sys
+
+import numpy as np
+import pytest
+
+from rnnlab.engine import blas, fused, memory
+
+openblas = pytest.mark.skipif(blas._openblas() is None, reason="NumPy is not linked to OpenBLAS here")
+
+
+def _openblas_threads_now() -> int:
+    return blas._openblas()[0]()
+
+
+@openblas
+def test_single_threaded_sets_one_thread_and_restores_it():
+    before = _openblas_threads_now()
+    with blas.single_threaded():
+        assert _openblas_threads_now() == 1
+        with blas.single_threaded():  # nested: still one, and the outer exit restores
+            assert _openblas_threads_now() == 1
+        assert _openblas_threads_now() == 1
+    assert _openblas_threads_now() == before
+
+
+@openblas
+def test_step_threads_is_single_threaded_only_when_the_batch_is_split():
+    before = _openblas_threads_now()
+    if before < 2:
+        pytest.skip("OpenBLAS runs one thread here: the batch is never split")
+    big = fused.MIN_CHUNK * 2 * before
+    assert len(fused.batch_spans(big)) > 1
+    with fused.step_threads(big):
+        assert _openblas_threads_now() == 1
+    assert _openblas_threads_now() == before
+    assert len(fused.batch_spans(fused.MIN_CHUNK - 1)) == 1
+    with fused.step_threads(fused.MIN_CHUNK - 1):  # one chunk: the products may use every thread
+        assert _openblas_threads_now() == before
+
+
+def test_keep_freed_memory_is_idempotent_and_says_what_it_did():
+    first = memory.keep_freed_memory()
+    assert isinstance(first, bool)
+    assert memory.keep_freed_memory() is first
+    if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
+        assert first is True
+
+
+@pytest.mark.skipif(not (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"),
+                    reason="glibc's mallopt only")
+def test_freed_blocks_are_reused_without_page_faults():
+    """A 48 MiB block freed and allocated again comes back without faulting its pages in again
+    (without the setting glibc unmaps it on free and the new block faults in again: 536 faults here,
+    NumPy asking for huge pages; with it, 0)."""
+    assert memory.keep_freed_memory()
+    n = 48 * 1024 * 1024 // 8
+    a = np.ones(n)  # touch every page once
+    del a
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    b = np.ones(n)  # the same size again: served from the kept heap
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    assert b[-1] == 1.0
+    assert faults < 100, f"{faults} page faults for a block that was freed and reused"
