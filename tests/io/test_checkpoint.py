@@ -107,3 +107,24 @@ def test_missing_file_folder_and_oversized_file_are_named(tmp_path):
     save_checkpoint(path, {"a": np.zeros(1000)})
     with pytest.raises(CheckpointError, match="larger than the limit"):
         load_checkpoint(path, max_bytes=100)
+
+
+def _leftover(folder, name: str, pid: int, age: float):
+    path = folder / f".{name}.{pid}.{int(age)}x.tmp"
+    path.write_bytes(b"half a checkpoint")
+    stamp = __import__("time").time() - age
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def test_a_save_removes_only_the_stale_leftovers_of_dead_writers(tmp_path):
+    dead_pid = 2**22 + 12345  # above Linux's largest pid: no such process
+    stale = _leftover(tmp_path, "m.safetensors", dead_pid, 2 * ckpt.STALE_TEMP_SECONDS)
+    fresh = _leftover(tmp_path, "m.safetensors", dead_pid, 0.0)  # may still be written by a slow writer elsewhere
+    alive = _leftover(tmp_path, "m.safetensors", os.getpid(), 2 * ckpt.STALE_TEMP_SECONDS)
+    abandoned = _leftover(tmp_path, "m.safetensors", os.getpid(), 2 * ckpt.ABANDONED_TEMP_SECONDS)
+    other_name = _leftover(tmp_path, "other.safetensors", dead_pid, 2 * ckpt.STALE_TEMP_SECONDS)
+    save_checkpoint(tmp_path / "m.safetensors", {"w": np.zeros(3)}, {})
+    assert not stale.exists() and not abandoned.exists()
+    assert fresh.exists() and alive.exists() and other_name.exists()
+    assert load_checkpoint(tmp_path / "m.safetensors")[0]["w"].shape == (3,)

@@ -115,8 +115,15 @@ def test_fifty_kills_during_atomic_saves_never_lose_the_previous_checkpoint(tmp_
     # some kills came after completed saves of the same child, so "went back" was checked (timing-
     # dependent: fork start-up on a loaded machine eats into the kill window)
     assert stats["saves"] >= 5, stats
-    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "m.safetensors"]
-    assert all(p.startswith(".m.safetensors.") and p.endswith(".tmp") for p in leftovers), leftovers
+    leftovers = [p for p in tmp_path.iterdir() if p.name != "m.safetensors"]
+    assert all(p.name.startswith(".m.safetensors.") and p.name.endswith(".tmp") for p in leftovers), leftovers
+    assert leftovers, "no kill left a temporary file behind: the clean-up below is not exercised"
+    # the killed writers are gone; once their files are a minute old, the next save removes them all
+    old = time.time() - 2 * ckpt.STALE_TEMP_SECONDS
+    for p in leftovers:
+        os.utime(p, (old, old))
+    save_checkpoint(tmp_path / "m.safetensors", {"w": np.zeros(N, dtype=np.int64)}, {"i": -1})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]
 
 
 def test_the_same_kills_catch_a_saver_that_writes_in_place(tmp_path):

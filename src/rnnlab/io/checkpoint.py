@@ -6,7 +6,9 @@ Format: the tensors of a flat ``dict[str, np.ndarray]`` plus the safetensors met
 Atomic write (``atomic_write_bytes``): the bytes go to a temporary file in the same folder, which is
 flushed and fsynced, then ``os.replace``d over the target and the folder fsynced.  A process killed
 at any moment leaves either the old file or the new one, never a half-written one
-(``tests/io/test_checkpoint.py``).
+(``tests/io/test_checkpoint.py``).  What a killed writer does leave is its temporary file
+(``.NAME.PID.XXXX.tmp``); the next successful write of the same name removes such leftovers when
+their process is gone and they have not changed for a minute (or a day, whatever the process).
 
 Loading validates before it trusts: the file size, the 8-byte header length, the JSON header, the
 offsets (by the safetensors library); any failure raises ``CheckpointError`` and nothing else.
@@ -14,10 +16,12 @@ offsets (by the safetensors library); any failure raises ``CheckpointError`` and
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import struct
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +30,8 @@ METADATA_KEY = "rnnlab"
 MAX_HEADER_BYTES = 16 * 1024 * 1024  # 16 MiB of JSON header is far beyond any real model
 MAX_TENSORS = 4096  # a 100-layer model with optimizer state holds well under this
 DEFAULT_MAX_FILE_BYTES = 2 * 1024**3  # 2 GiB
+STALE_TEMP_SECONDS = 60.0  # a leftover temporary file of a dead process, unchanged this long, is removed
+ABANDONED_TEMP_SECONDS = 24 * 3600.0  # ... and any leftover unchanged this long (e.g. another machine's)
 
 
 class CheckpointError(ValueError):
@@ -37,7 +43,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -51,6 +57,42 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             pass
         raise
     _fsync_folder(folder)
+    remove_stale_temps(path)
+
+
+def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files that killed writers of ``path`` left behind; return them.
+
+    A leftover is removed when the process named in it no longer exists and the file has not
+    changed for ``STALE_TEMP_SECONDS``, or when it has not changed for ``ABANDONED_TEMP_SECONDS``
+    (a process on another machine sharing the folder cannot be asked whether it is alive)."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    removed = []
+    now = time.time()
+    for candidate in folder.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid_text = candidate.name[len(path.name) + 2 :].split(".", 1)[0]
+        try:
+            age = now - candidate.stat().st_mtime
+            dead = pid_text.isdigit() and not _process_alive(int(pid_text))
+            if (dead and age > STALE_TEMP_SECONDS) or age > ABANDONED_TEMP_SECONDS:
+                candidate.unlink()
+                removed.append(candidate)
+        except OSError:
+            continue  # gone already, or not ours to remove
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid() or os.name == "nt":  # Windows: os.kill(pid, 0) would send Ctrl-C, not ask
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # exists (another user's) or cannot tell: keep the file
+    return True
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -4,6 +4,10 @@ Protocol: the client's first message is the request (JSON, validated by the same
 HTTP routes).  An invalid request gets ``{"type": "error", "status": 422, "message", "detail"}`` and
 the socket is closed with code 4000 + status (4422, 4404, 4503).  While the server streams, the
 client may send ``{"type": "stop"}``; closing the socket stops the work too.
+
+``stream_job`` is the whole life of a streaming route after the request: the ``start`` message, the
+work in a worker thread with its progress messages forwarded as they come, then ``done`` (with the
+result and whether it was stopped) or ``error``.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Callable
+from typing import Any
 
+import anyio
 from pydantic import BaseModel, ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -97,3 +104,42 @@ def watch_for_stop(ws: WebSocket, stop: threading.Event) -> asyncio.Task:
             stop.set()
 
     return asyncio.create_task(watch())
+
+
+async def stream_job(ws: WebSocket, start: dict, work: Callable[[Callable[[Any], None], Callable[[], bool]], Any],
+                     to_message: Callable[[Any], dict], result_key: str) -> None:
+    """Send ``start``, run ``work(on_progress, should_stop)`` in a worker thread and forward every
+    ``on_progress(item)`` as ``to_message(item)``; then ``{"type": "done", "stopped", result_key: ...}``
+    or, for an ``AppError``, an error message.  The client leaving or sending stop sets ``should_stop``."""
+    loop = asyncio.get_running_loop()
+    stop = threading.Event()
+    queue: asyncio.Queue = asyncio.Queue()
+
+    def on_progress(item) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, to_message(item))
+
+    watcher = watch_for_stop(ws, stop)
+    try:
+        if not await send_json(ws, start):
+            return
+        job = asyncio.ensure_future(anyio.to_thread.run_sync(work, on_progress, stop.is_set))
+        while not job.done():
+            getter = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait({job, getter}, return_when=asyncio.FIRST_COMPLETED)
+            if getter in done:
+                if not await send_json(ws, getter.result()):
+                    stop.set()
+            else:
+                getter.cancel()
+        while not queue.empty():
+            await send_json(ws, queue.get_nowait())
+        try:
+            result = job.result()
+        except AppError as e:
+            await report(ws, e)
+            return
+        await send_json(ws, {"type": "done", "stopped": stop.is_set(), result_key: result})
+        await close(ws)
+    finally:
+        stop.set()
+        watcher.cancel()

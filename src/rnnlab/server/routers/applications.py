@@ -8,19 +8,15 @@ trained so far is still returned.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Callable
 
-import anyio
 from fastapi import APIRouter, WebSocket
 from starlette.requests import HTTPConnection
 
-from ..errors import AppError
 from ..managers.applications import ApplicationsManager
 from ..schemas.applications import ClassifyRequest, ForecastTrainRequest, LMGenerateRequest, LMTrainRequest
 from ..schemas.errors import ErrorResponse
-from ..ws import close, receive_request, report, send_json, watch_for_stop
+from ..ws import receive_request, stream_job
 
 router = APIRouter(prefix="/api/applications", tags=["applications"])
 ERRORS = {404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}}
@@ -58,44 +54,17 @@ def classify(req: ClassifyRequest, conn: HTTPConnection) -> dict:
     return manager_of(conn).classify(req)
 
 
+def _progress_message(record: dict) -> dict:
+    return {"type": "progress", **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in record.items()}}
+
+
 async def _stream_training(ws: WebSocket, schema, work: Callable) -> None:
     await ws.accept()
     req = await receive_request(ws, schema)
     if req is None:
         return
-    loop = asyncio.get_running_loop()
-    stop = threading.Event()
-    queue: asyncio.Queue = asyncio.Queue()
-
-    def on_progress(record: dict) -> None:
-        message = {"type": "progress", **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in record.items()}}
-        loop.call_soon_threadsafe(queue.put_nowait, message)
-
-    watcher = watch_for_stop(ws, stop)
-    try:
-        if not await send_json(ws, {"type": "start"}):
-            return
-        job = asyncio.ensure_future(anyio.to_thread.run_sync(work, req, on_progress, stop.is_set))
-        while not job.done():
-            getter = asyncio.ensure_future(queue.get())
-            done, _ = await asyncio.wait({job, getter}, return_when=asyncio.FIRST_COMPLETED)
-            if getter in done:
-                if not await send_json(ws, getter.result()):
-                    stop.set()
-            else:
-                getter.cancel()
-        while not queue.empty():
-            await send_json(ws, queue.get_nowait())
-        try:
-            result = job.result()
-        except AppError as e:
-            await report(ws, e)
-            return
-        await send_json(ws, {"type": "done", "stopped": stop.is_set(), "result": result})
-        await close(ws)
-    finally:
-        stop.set()
-        watcher.cancel()
+    await stream_job(ws, {"type": "start"}, lambda on_progress, should_stop: work(req, on_progress, should_stop),
+                     _progress_message, "result")
 
 
 @router.websocket("/lm/train")

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
-
-import anyio
 from fastapi import APIRouter, WebSocket
 
 from ..deps import VisualizerDep
-from ..errors import AppError
 from ..schemas.errors import ErrorResponse
 from ..schemas.visualizer import OptionsResponse, TraceRequest, TraceResponse, TrainRequest
-from ..ws import close, receive_request, report, send_json, watch_for_stop
+from ..ws import receive_request, stream_job
 
 router = APIRouter(prefix="/api/visualizer", tags=["visualizer"])
 ERRORS = {404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
@@ -40,36 +35,10 @@ async def train(ws: WebSocket, manager: VisualizerDep) -> None:
     req = await receive_request(ws, TrainRequest)
     if req is None:
         return
-    loop = asyncio.get_running_loop()
-    stop = threading.Event()
-    queue: asyncio.Queue = asyncio.Queue()
 
-    def on_progress(p) -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, {"type": "progress", "step": p.step, "loss": p.loss,
-                                                     "elapsed": round(p.elapsed, 3)})
+    def progress_message(p) -> dict:
+        return {"type": "progress", "step": p.step, "loss": p.loss, "elapsed": round(p.elapsed, 3)}
 
-    watcher = watch_for_stop(ws, stop)
-    try:
-        if not await send_json(ws, {"type": "start", "figure": manager.loss_figure(), "seconds": req.seconds}):
-            return
-        job = asyncio.ensure_future(anyio.to_thread.run_sync(manager.train, req, on_progress, stop.is_set))
-        while not job.done():
-            getter = asyncio.ensure_future(queue.get())
-            done, _ = await asyncio.wait({job, getter}, return_when=asyncio.FIRST_COMPLETED)
-            if getter in done:
-                if not await send_json(ws, getter.result()):
-                    stop.set()
-            else:
-                getter.cancel()
-        while not queue.empty():
-            await send_json(ws, queue.get_nowait())
-        try:
-            result = job.result()
-        except AppError as e:
-            await report(ws, e)
-            return
-        await send_json(ws, {"type": "done", "stopped": stop.is_set(), "trace": result})
-        await close(ws)
-    finally:
-        stop.set()
-        watcher.cancel()
+    start = {"type": "start", "figure": manager.loss_figure(), "seconds": req.seconds}
+    await stream_job(ws, start, lambda on_progress, should_stop: manager.train(req, on_progress, should_stop),
+                     progress_message, "trace")
