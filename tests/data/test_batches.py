@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnlab.data.batches import BatchPosition, StreamBatches, min_tokens, stream_windows
+from rnnlab.data.batches import StreamBatches, min_tokens, stream_windows
 
 
 def test_the_docstring_example_cuts_two_streams_and_continues_them():

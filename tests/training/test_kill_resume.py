@@ -11,7 +11,6 @@ optimizer moments, data position, hidden state, random state) of the final check
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -20,8 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import pytest
 
 from rnnlab.io import load_checkpoint
 from rnnlab.training.metrics import read_metrics

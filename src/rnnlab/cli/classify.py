@@ -53,7 +53,6 @@ def run(args) -> int:
 def _run(args) -> int:
     import json
 
-    import numpy as np
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
