@@ -320,7 +320,7 @@ def machine_lines(threads: int, how: str, peak_np: float, peak_torch: float, loa
         f"Python {platform.python_version()}, NumPy {np.__version__} (BLAS: {blas_desc}), torch {torch.__version__}",
         f"threads: {threads} for both (from {how}); torch.get_num_threads() = {torch.get_num_threads()}",
         f"thread-related environment: {env if env else 'none set'}",
-        f"engine step: inside step_threads(B); glibc keep_freed_memory: {'on' if memory_kept else 'not available'}",
+        f"engine step: inside step_threads(B); glibc keep_freed_memory (both frameworks): {'on' if memory_kept else 'off'}",
         f"float32 matmul peak (2048^3, best of 5): NumPy {peak_np:.0f} GFLOP/s, torch {peak_torch:.0f} GFLOP/s",
         f"load average (1, 5, 15 min) before: {load_before}; after: {load_average()}",
     ]
@@ -361,6 +361,9 @@ def main(argv=None) -> int:
                     help="thread count for both (default: NumPy's BLAS threads as threadpoolctl reports them)")
     ap.add_argument("--impl", choices=("fused", "loop"), default="fused", help="engine implementation (default fused)")
     ap.add_argument("--markdown", action="store_true", help="also print the results as a Markdown table")
+    ap.add_argument("--default-malloc", action="store_true",
+                    help="leave glibc's malloc settings alone (both frameworks then pay a page fault for every fresh "
+                         "page of every step, as torch does when run on its own)")
     args = ap.parse_args(argv)
 
     names = [n.strip() for n in args.configs.split(",") if n.strip()]
@@ -382,7 +385,8 @@ def main(argv=None) -> int:
 
     console = Console(width=max(Console().width, 130))
     load_before = load_average()
-    memory_kept = keep_freed_memory()  # as rnnlab.training.fit does; torch allocates through the same malloc
+    # as rnnlab.training.fit does; torch allocates through the same malloc, so it gets the setting too
+    memory_kept = False if args.default_malloc else keep_freed_memory()
     threads, how = thread_setup(args.threads)
     peak_np, peak_torch = matmul_peak()
     with Progress(console=console, transient=True) as progress:
