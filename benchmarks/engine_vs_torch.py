@@ -43,8 +43,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnlab.engine import Adam, Recurrent, RecurrentConfig, linear_backward, linear_forward, linear_init
-from rnnlab.engine import softmax_cross_entropy
+from rnnlab.engine import (
+    Adam,
+    Recurrent,
+    RecurrentConfig,
+    linear_backward,
+    linear_forward,
+    linear_init,
+    softmax_cross_entropy,
+)
 from rnnlab.engine.fused import step_threads
 from rnnlab.engine.memory import keep_freed_memory
 
@@ -375,7 +382,7 @@ def main(argv=None) -> int:
         print("error: --rounds and --repeats must be >= 1, --warmup >= 0", file=sys.stderr)
         return 2
     try:
-        import torch  # noqa: F401
+        import torch
     except ImportError:
         print("error: torch is needed for the comparison: pip install torch==2.13.0", file=sys.stderr)
         return 2

@@ -85,7 +85,7 @@ def test_golden_trace_of_a_tiny_lstm():
     }
     net = Recurrent(config, params)
     _, final, cache = net.forward(np.array([[[1.0]], [[-1.0]]]), record=True)
-    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    sig = lambda v: 1 / (1 + np.exp(-v))
     # step 0
     i0, f0, g0, o0 = sig(0.1), sig(0.2), np.tanh(0.3), sig(0.4)
     c0 = i0 * g0

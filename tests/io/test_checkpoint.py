@@ -9,8 +9,8 @@ import struct
 import numpy as np
 import pytest
 
-from rnnlab.io import checkpoint as ckpt
 from rnnlab.io import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
+from rnnlab.io import checkpoint as ckpt
 
 
 def test_round_trip_keeps_arrays_dtypes_and_metadata(tmp_path):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from server.fixture_models import train_tiny_charlm
 
 from rnnlab.server.app import create_app
 from rnnlab.server.settings import Settings
-from server.fixture_models import train_tiny_charlm
 
 
 @pytest.fixture(scope="session")

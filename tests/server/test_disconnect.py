@@ -15,12 +15,12 @@ import time
 
 import pytest
 import websockets
+from server.asgi_raw import live_server
+from support.tiny_charlm import random_model
 
 from rnnlab.server.app import create_app
 from rnnlab.server.managers.generation import GenerationSession
 from rnnlab.server.settings import Settings
-from server.asgi_raw import live_server
-from support.tiny_charlm import random_model
 
 STOP_WITHIN = 1.0  # seconds
 

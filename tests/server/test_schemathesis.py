@@ -26,10 +26,10 @@ from schemathesis.specs.openapi.checks import (
     response_headers_conformance,
     status_code_conformance,
 )
+from support.tiny_charlm import random_model
 
 from rnnlab.server.app import create_app
 from rnnlab.server.settings import Settings
-from support.tiny_charlm import random_model
 
 EXAMPLES = 200
 CHECKS = [schemathesis.checks.not_a_server_error, status_code_conformance, content_type_conformance,

@@ -13,13 +13,13 @@ import socket
 from pathlib import Path
 
 import pytest
+from server import asgi_raw
+from server.asgi_raw import http, websocket
 
 from rnnlab.server import limits
 from rnnlab.server.app import create_app
 from rnnlab.server.security import Policy, SecurityMiddleware, parse_host, with_token
 from rnnlab.server.settings import Settings
-from server import asgi_raw
-from server.asgi_raw import http, websocket
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGURED = "lab.example.org"
@@ -316,8 +316,8 @@ def test_a_real_uvicorn_answers_413_for_an_honest_or_a_chunked_oversized_body(ap
 
 # ---- 5. the WebSocket message cap ---------------------------------------------------------------
 def test_a_websocket_message_over_the_cap_closes_the_socket_with_1009(app):
-    from starlette.websockets import WebSocketDisconnect
     from fastapi.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
 
     with TestClient(app) as client:
         with client.websocket_connect("/api/visualizer/train") as ws:

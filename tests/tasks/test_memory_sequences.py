@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnlab.tasks import memory_sequences, visualizer as vis
+from rnnlab.tasks import memory_sequences
+from rnnlab.tasks import visualizer as vis
 
 
 @pytest.fixture(scope="module", autouse=True)

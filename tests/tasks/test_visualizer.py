@@ -8,11 +8,11 @@ import json
 
 import numpy as np
 import pytest
+from support.tiny_charlm import trained_cycle_model
 
 from rnnlab.engine import numerical_gradient, relative_error
 from rnnlab.tasks import visualizer as vis
 from rnnlab.tasks.sampling import stream
-from support.tiny_charlm import trained_cycle_model
 
 
 def seq(type_, example=None, length=20, text=""):

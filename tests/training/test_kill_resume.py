@@ -19,7 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-
 from rnnlab.io import load_checkpoint
 from rnnlab.training.metrics import read_metrics
 
@@ -109,5 +108,5 @@ def test_a_run_killed_three_times_and_resumed_matches_the_uninterrupted_run_bit_
         for key in a:
             assert a[key].dtype == b[key].dtype and a[key].tobytes() == b[key].tobytes(), (name, key)
         if name == "last.resume.safetensors":
-            timeless = lambda counters: {k: v for k, v in counters.items() if k != "seconds"}  # noqa: E731
+            timeless = lambda counters: {k: v for k, v in counters.items() if k != "seconds"}
             assert timeless(meta_a["counters"]) == timeless(meta_b["counters"])

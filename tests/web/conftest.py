@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from server.fixture_models import train_tiny_charlm
 
 from rnnlab.server.app import create_app
 from rnnlab.server.settings import Settings
-from server.fixture_models import train_tiny_charlm
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"

@@ -67,7 +67,7 @@ class LabelledTexts:
     def __len__(self) -> int:
         return len(self.texts)
 
-    def subset(self, indices: np.ndarray) -> "LabelledTexts":
+    def subset(self, indices: np.ndarray) -> LabelledTexts:
         return LabelledTexts([self.texts[i] for i in indices], self.labels[indices], self.classes, self.source)
 
 

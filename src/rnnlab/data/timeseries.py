@@ -242,7 +242,7 @@ class Scaler:
     std: np.ndarray  # (C,)
 
     @classmethod
-    def fit(cls, u: np.ndarray) -> "Scaler":
+    def fit(cls, u: np.ndarray) -> Scaler:
         mean = u.mean(axis=0)  # (C,)
         std = u.std(axis=0)  # (C,)
         return cls(mean, np.where(std > 0, std, 1.0))

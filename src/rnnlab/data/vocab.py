@@ -33,7 +33,7 @@ class CharVocab:
         self.index: dict[str, int] = {c: i for i, c in enumerate(chars)}
 
     @classmethod
-    def from_text(cls, text: str) -> "CharVocab":
+    def from_text(cls, text: str) -> CharVocab:
         if not text:
             raise ValueError("cannot build a vocabulary from empty text")
         return cls(sorted(set(text)))

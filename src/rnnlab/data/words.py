@@ -52,7 +52,7 @@ class WordVocab:
 
     @classmethod
     def from_tokens(cls, token_lists: Iterable[Sequence[str]], min_count: int = 2,
-                    max_size: int | None = None) -> "WordVocab":
+                    max_size: int | None = None) -> WordVocab:
         """Words seen at least ``min_count`` times, the ``max_size`` most frequent (specials included)."""
         counts: Counter[str] = Counter()
         for tokens in token_lists:

@@ -168,7 +168,7 @@ def _lstm_jacobians(lt, b, cs, w_hh, H) -> np.ndarray:
     i, f, g, o = (lt.gates[name][:, b].astype(np.float64) for name in ("i", "f", "g", "o"))  # each (T, H)
     c_prev, c = cs[:-1], cs[1:]  # (T, H)
     tanh_c = np.tanh(c)  # (T, H)
-    col = lambda v: v[:, :, None]  # noqa: E731  (T, H) -> (T, H, 1): row scaling = diag(v) @ M
+    col = lambda v: v[:, :, None]
     dc_dh = col(c_prev * f * (1 - f)) * w_hf + col(g * i * (1 - i)) * w_hi + col(i * (1 - g * g)) * w_hg  # (T, H, H)
     dh_dh = col(tanh_c * o * (1 - o)) * w_ho + col(o * (1 - tanh_c**2)) * dc_dh  # (T, H, H)
     T = i.shape[0]

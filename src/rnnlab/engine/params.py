@@ -42,7 +42,7 @@ class LayerParams:
     bias_hh: np.ndarray  # (G*H,)
 
     @classmethod
-    def of(cls, params: dict[str, np.ndarray], layer: int, prefix: str = "") -> "LayerParams":
+    def of(cls, params: dict[str, np.ndarray], layer: int, prefix: str = "") -> LayerParams:
         return cls(*(params[f"{prefix}{kind}_l{layer}"] for kind in PARAM_KINDS))
 
     def named(self, layer: int, prefix: str = "") -> dict[str, np.ndarray]:

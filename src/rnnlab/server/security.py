@@ -143,7 +143,7 @@ class Policy:
     port: int = 0
 
     @classmethod
-    def from_settings(cls, settings) -> "Policy":
+    def from_settings(cls, settings) -> Policy:
         names = {h.lower().strip("[]").rstrip(".") for h in getattr(settings, "allowed_hosts", ()) or ()}
         bind = settings.host
         if not is_wildcard(bind):

@@ -183,12 +183,12 @@ class CharLM:
         save_checkpoint(path, self.params, self.metadata(**extra_meta))
 
     @classmethod
-    def load(cls, path) -> "CharLM":
+    def load(cls, path) -> CharLM:
         tensors, meta = load_checkpoint(path)
         return cls.from_tensors(tensors, meta, source=str(path))
 
     @classmethod
-    def from_tensors(cls, tensors: dict[str, np.ndarray], meta: dict | None, source: str = "checkpoint") -> "CharLM":
+    def from_tensors(cls, tensors: dict[str, np.ndarray], meta: dict | None, source: str = "checkpoint") -> CharLM:
         if meta is None or "vocab" not in meta:
             raise CheckpointError(f"{source}: no rnnlab metadata (a vocabulary is needed); "
                                   "use CharLM.from_torch_state_dict to import a bare PyTorch state_dict")
@@ -204,7 +204,7 @@ class CharLM:
         return model
 
     @classmethod
-    def from_torch_state_dict(cls, state_dict: dict, vocab: CharVocab, cell: str, nonlinearity: str = "tanh") -> "CharLM":
+    def from_torch_state_dict(cls, state_dict: dict, vocab: CharVocab, cell: str, nonlinearity: str = "tanh") -> CharLM:
         """Import ``{**rnn.state_dict() prefixed 'rnn.', **head.state_dict() prefixed 'head.'}``.
 
         Accepts torch tensors or NumPy arrays; sizes are read from the shapes.

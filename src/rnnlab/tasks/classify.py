@@ -233,7 +233,7 @@ class SequenceClassifier:
         save_checkpoint(path, tensors, meta)
 
     @classmethod
-    def load(cls, path) -> "SequenceClassifier":
+    def load(cls, path) -> SequenceClassifier:
         tensors, meta = load_checkpoint(path)
         if not meta or meta.get("format") != FORMAT:
             raise CheckpointError(f"{path}: not a classifier checkpoint (format {meta and meta.get('format')!r})")

@@ -30,7 +30,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data.optional import optional_import
-from ..data.timeseries import Scaler, Series, SeriesError, TailSplit, model_space, season_features, tail_split, window_steps
+from ..data.timeseries import (
+    Scaler,
+    Series,
+    SeriesError,
+    TailSplit,
+    model_space,
+    season_features,
+    tail_split,
+    window_steps,
+)
 from ..engine import (
     Adam,
     AdamW,
@@ -63,7 +72,7 @@ class ForecastData:
     harmonics: int
 
     @classmethod
-    def build(cls, series: Series, split: TailSplit | None = None, harmonics: int = 1) -> "ForecastData":
+    def build(cls, series: Series, split: TailSplit | None = None, harmonics: int = 1) -> ForecastData:
         split = split or tail_split(series.length)
         u = model_space(series.values, series.difference)  # (N, C)
         offset = 1 if series.difference else 0

@@ -73,7 +73,7 @@ class TaggingData:
     test_chars: str
 
     @classmethod
-    def from_texts(cls, texts: Sequence[str], val_fraction: float = 0.1, test_fraction: float = 0.1) -> "TaggingData":
+    def from_texts(cls, texts: Sequence[str], val_fraction: float = 0.1, test_fraction: float = 0.1) -> TaggingData:
         chars, tags = boundary_tags(" ".join(texts))
         n = len(chars)
         n_test, n_val = int(n * test_fraction), int(n * val_fraction)
@@ -212,7 +212,7 @@ class NgramTagger:
         self.tables: list[dict[tuple, int]] = []
         self.majority = 0
 
-    def fit(self, ids: np.ndarray, tags: np.ndarray) -> "NgramTagger":
+    def fit(self, ids: np.ndarray, tags: np.ndarray) -> NgramTagger:
         self.majority = int(np.bincount(tags, minlength=2).argmax())
         self.tables = []
         for n in range(1, self.order + 1):

@@ -113,7 +113,7 @@ class Stepper:
     further afterwards needs a new stepper.
     """
 
-    def __init__(self, model: "CharLM", state: State | None = None):
+    def __init__(self, model: CharLM, state: State | None = None):
         cfg = model.config
         p = model.params
         self.cell = cfg.cell
@@ -288,7 +288,7 @@ def entropy_bits(probs: np.ndarray) -> float:
 
 
 # ---- priming and streaming -----------------------------------------------------------------------
-def prime(model: "CharLM", prompt: str = "") -> tuple[Stepper, np.ndarray]:
+def prime(model: CharLM, prompt: str = "") -> tuple[Stepper, np.ndarray]:
     """A stepper that has read the prompt (or the empty-prompt start), and the logits (V,) after it.
 
     Raises VocabError (naming them) for prompt characters outside the vocabulary.
@@ -301,7 +301,7 @@ def prime(model: "CharLM", prompt: str = "") -> tuple[Stepper, np.ndarray]:
     return stepper, stepper.read(indices)
 
 
-def stream(model: "CharLM", prompt: str = "", length: int = 200, temperature: float = 1.0,
+def stream(model: CharLM, prompt: str = "", length: int = 200, temperature: float = 1.0,
            top_k: int | None = None, top_p: float | None = None, seed: int | np.random.Generator | None = None,
            greedy: bool = False) -> Iterator[SampleStep]:
     """Generate ``length`` characters after ``prompt``, yielding a SampleStep for each.

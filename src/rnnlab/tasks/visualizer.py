@@ -45,7 +45,7 @@ from ..engine import (
     softmax_cross_entropy,
 )
 from .sampling import one_blas_thread
-from .sequences import (  # noqa: F401  (re-exported: the visualizer's public names)
+from .sequences import (
     FREE_TEXT_MAX,
     LENGTH_RANGE,
     SEQUENCE_TYPES,
@@ -118,7 +118,7 @@ class SequenceModel:
         self.final_loss: float | None = None
 
     @classmethod
-    def for_sequence(cls, network: NetworkSpec, seq: SequenceData) -> "SequenceModel":
+    def for_sequence(cls, network: NetworkSpec, seq: SequenceData) -> SequenceModel:
         return cls(network, seq.input_size, seq.output_size, seq.kind)
 
     def fits(self, seq: SequenceData) -> bool:

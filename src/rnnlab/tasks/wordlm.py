@@ -165,7 +165,7 @@ class WordLM:
         save_checkpoint(path, self.params, {"format": FORMAT, "config": asdict(self.config), "vocab": self.vocab.words} | extra)
 
     @classmethod
-    def load(cls, path) -> "WordLM":
+    def load(cls, path) -> WordLM:
         tensors, meta = load_checkpoint(path)
         if not meta or meta.get("format") != FORMAT:
             raise CheckpointError(f"{path}: not a word-LM checkpoint")
@@ -185,7 +185,7 @@ class WordData:
     unknown_rate: float  # share of validation tokens that are <unk>
 
     @classmethod
-    def from_text(cls, text: str, config: WordLMConfig, val_fraction: float = 0.1) -> "WordData":
+    def from_text(cls, text: str, config: WordLMConfig, val_fraction: float = 0.1) -> WordData:
         cut = len(text) - int(round(len(text) * val_fraction))
         train_tokens = config.tokens(text[:cut])
         val_tokens = config.tokens(text[cut:])

@@ -93,14 +93,14 @@ class TrainConfig:
 
     # ---- building and changing -----------------------------------------------------------------
     @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
+    def from_dict(cls, values: dict) -> TrainConfig:
         """Unknown keys are errors (a typo must not silently fall back to a default)."""
         unknown = sorted(set(values) - {f.name for f in fields(cls)})
         if unknown:
             raise ConfigError(f"unknown configuration keys: {unknown}; known: {sorted(f.name for f in fields(cls))}")
         return cls(**values)
 
-    def replace(self, **overrides) -> "TrainConfig":
+    def replace(self, **overrides) -> TrainConfig:
         unknown = sorted(set(overrides) - {f.name for f in fields(self)})
         if unknown:
             raise ConfigError(f"unknown configuration keys: {unknown}")
@@ -112,7 +112,7 @@ class TrainConfig:
 
 def _allowed(annotation) -> tuple[type, ...]:
     """The runtime types an annotation string like 'int | None' allows (ints are fine for floats)."""
-    hint = eval(annotation, {"__builtins__": {}}, {"int": int, "float": float, "str": str, "bool": bool})  # noqa: S307
+    hint = eval(annotation, {"__builtins__": {}}, {"int": int, "float": float, "str": str, "bool": bool})
     options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
     allowed = tuple(type(None) if o is None else o for o in options)
     return allowed + ((int,) if float in allowed else ())

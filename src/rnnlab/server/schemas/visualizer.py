@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ...tasks.visualizer import SEQUENCE_TYPES
 from .limits import (
+    FREE_TEXT_MAX_CHARS,
     HIDDEN_MAX,
     HIDDEN_MIN,
     LR_MAX,
@@ -18,7 +19,6 @@ from .limits import (
     SEQ_LEN_MIN,
     TRAIN_SECONDS_MAX,
     TRAIN_SECONDS_MIN,
-    FREE_TEXT_MAX_CHARS,
     bounded,
     limited_text,
 )
