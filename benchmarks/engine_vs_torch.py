@@ -382,7 +382,7 @@ def main(argv=None) -> int:
         print("error: --rounds and --repeats must be >= 1, --warmup >= 0", file=sys.stderr)
         return 2
     try:
-        import torch
+        import torch  # noqa: F401  (only: is it installed?)
     except ImportError:
         print("error: torch is needed for the comparison: pip install torch==2.13.0", file=sys.stderr)
         return 2

@@ -45,20 +45,44 @@ from ..engine import (
     softmax_cross_entropy,
 )
 from .sampling import one_blas_thread
+from .sequences import (  # re-exported: the names the server, viz and tests use from the visualizer
+    FREE_TEXT_MAX as FREE_TEXT_MAX,
+)
 from .sequences import (
-    FREE_TEXT_MAX,
-    LENGTH_RANGE,
-    SEQUENCE_TYPES,
-    Example,
-    SequenceData,
-    SequenceSpec,
-    SequenceType,
-    describe_sequence_types,
-    format_value,
-    make_sequence,
-    parse_numbers,
-    register_sequence_type,
-    training_batch,
+    LENGTH_RANGE as LENGTH_RANGE,
+)
+from .sequences import (
+    SEQUENCE_TYPES as SEQUENCE_TYPES,
+)
+from .sequences import (
+    Example as Example,
+)
+from .sequences import (
+    SequenceData as SequenceData,
+)
+from .sequences import (
+    SequenceSpec as SequenceSpec,
+)
+from .sequences import (
+    SequenceType as SequenceType,
+)
+from .sequences import (
+    describe_sequence_types as describe_sequence_types,
+)
+from .sequences import (
+    format_value as format_value,
+)
+from .sequences import (
+    make_sequence as make_sequence,
+)
+from .sequences import (
+    parse_numbers as parse_numbers,
+)
+from .sequences import (
+    register_sequence_type as register_sequence_type,
+)
+from .sequences import (
+    training_batch as training_batch,
 )
 
 CELLS = ("rnn", "lstm", "gru")
