@@ -13,6 +13,8 @@ measured in the same run, and each framework's achieved model FLOP/s is given as
 The engine's step is run the way ``rnnlab.training.fit`` runs it: inside ``step_threads`` (BLAS
 single-threaded while the engine's chunk threads use the cores) with ``keep_freed_memory`` on, a
 process-wide glibc setting that torch's allocations in the same process get too.
+On the CPU torch runs ``nn.LSTM`` (not GRU or RNN) through oneDNN's fused, JIT-compiled LSTM
+primitive by default; ``--torch-onednn off`` measures torch's own ATen kernels instead.
 
 Model FLOPs of one step (counted for dense matrix products, the same count for both frameworks;
 the engine reads the one-hot input as a row gather, torch multiplies it)::
@@ -26,6 +28,7 @@ Usage::
     python benchmarks/engine_vs_torch.py                       # all configs, 7 rounds
     python benchmarks/engine_vs_torch.py --rounds 3 --configs lstm-1x128,rnn-1x256
     python benchmarks/engine_vs_torch.py --markdown            # also print a table for RESULTS.md
+    python benchmarks/engine_vs_torch.py --torch-onednn off    # torch's ATen LSTM instead of oneDNN's
 
 Needs torch (``pip install torch==2.13.0``); rich for the table.  Results: ``benchmarks/RESULTS.md``.
 """
@@ -328,6 +331,7 @@ def machine_lines(threads: int, how: str, peak_np: float, peak_torch: float, loa
         f"threads: {threads} for both (from {how}); torch.get_num_threads() = {torch.get_num_threads()}",
         f"thread-related environment: {env if env else 'none set'}",
         f"engine step: inside step_threads(B); glibc keep_freed_memory (both frameworks): {'on' if memory_kept else 'off'}",
+        f"torch oneDNN (mkldnn) kernels: {'on' if torch.backends.mkldnn.enabled else 'off'}",
         f"float32 matmul peak (2048^3, best of 5): NumPy {peak_np:.0f} GFLOP/s, torch {peak_torch:.0f} GFLOP/s",
         f"load average (1, 5, 15 min) before: {load_before}; after: {load_average()}",
     ]
@@ -368,6 +372,9 @@ def main(argv=None) -> int:
                     help="thread count for both (default: NumPy's BLAS threads as threadpoolctl reports them)")
     ap.add_argument("--impl", choices=("fused", "loop"), default="fused", help="engine implementation (default fused)")
     ap.add_argument("--markdown", action="store_true", help="also print the results as a Markdown table")
+    ap.add_argument("--torch-onednn", choices=("on", "off"), default="on",
+                    help="off: torch's own ATen RNN kernels instead of oneDNN's fused LSTM (torch uses oneDNN for "
+                         "nn.LSTM on the CPU by default; its GRU and RNN do not use it either way)")
     ap.add_argument("--default-malloc", action="store_true",
                     help="leave glibc's malloc settings alone (both frameworks then pay a page fault for every fresh "
                          "page of every step, as torch does when run on its own)")
@@ -382,10 +389,11 @@ def main(argv=None) -> int:
         print("error: --rounds and --repeats must be >= 1, --warmup >= 0", file=sys.stderr)
         return 2
     try:
-        import torch  # noqa: F401  (only: is it installed?)
+        import torch
     except ImportError:
         print("error: torch is needed for the comparison: pip install torch==2.13.0", file=sys.stderr)
         return 2
+    torch.backends.mkldnn.enabled = args.torch_onednn == "on"
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
