@@ -1,7 +1,7 @@
 """Where an engine training step spends its time: the phases of ``engine_vs_torch.py``'s step.
 
 For each configuration, the same char-LM training step as the throughput benchmark, timed phase by
-phase (recurrent forward, head, loss, head backward, recurrent backward, Adam), run the way
+phase (recurrent forward, head and loss, recurrent backward, Adam), run the way
 ``rnnlab.training.fit`` runs it (inside ``step_threads``; glibc keeping freed memory unless
 ``--default-malloc``), with the minor page faults and the kernel (system) CPU time per step.
 
@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from engine_vs_torch import CONFIGS, EngineStep, V
 
-from rnnlab.engine import linear_backward, linear_forward, softmax_cross_entropy
 from rnnlab.engine.fused import step_threads
 from rnnlab.engine.memory import keep_freed_memory
+from rnnlab.engine.output import softmax_output_loss
 
-PHASES = ("recurrent forward", "head forward", "loss", "head backward", "recurrent backward", "Adam")
+PHASES = ("recurrent forward", "head + loss (fwd, bwd)", "recurrent backward", "Adam")
 
 
 def profile(step: EngineStep, steps: int, warmup: int) -> dict:
@@ -47,15 +47,12 @@ def profile(step: EngineStep, steps: int, warmup: int) -> dict:
         with step_threads(step.x.shape[1]):
             out, _, cache = step.rnn.forward(step.x)  # (T, B, H)
             marks.append(time.perf_counter())
-            logits = linear_forward(out, p["head.weight"], p["head.bias"])  # (T, B, V)
+            head = softmax_output_loss(out, p["head.weight"], p["head.bias"], step.targets)
             marks.append(time.perf_counter())
-            loss = softmax_cross_entropy(logits, step.targets)
+            g = step.rnn.backward(cache, head.dh)
             marks.append(time.perf_counter())
-            dout, dW, db = linear_backward(loss.dlogits, out, p["head.weight"])  # (T, B, H)
-            marks.append(time.perf_counter())
-            g = step.rnn.backward(cache, dout)
-            marks.append(time.perf_counter())
-            grads = {f"rnn.{k}": v for k, v in g.params.items()} | {"head.weight": dW, "head.bias": db}
+            grads = {f"rnn.{k}": v for k, v in g.params.items()} | {"head.weight": head.dweight,
+                                                                     "head.bias": head.dbias}
             step.opt.step(p, grads)
             marks.append(time.perf_counter())
         for name, a, b in zip(PHASES, marks, marks[1:]):

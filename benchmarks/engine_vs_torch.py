@@ -46,17 +46,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnlab.engine import (
-    Adam,
-    Recurrent,
-    RecurrentConfig,
-    linear_backward,
-    linear_forward,
-    linear_init,
-    softmax_cross_entropy,
-)
+from rnnlab.engine import Adam, Recurrent, RecurrentConfig, linear_init
 from rnnlab.engine.fused import step_threads
 from rnnlab.engine.memory import keep_freed_memory
+from rnnlab.engine.output import softmax_output_loss
 
 V = 65  # vocabulary size (tiny-shakespeare has 65 characters)
 
@@ -123,13 +116,11 @@ class EngineStep:
     def _step(self) -> float:
         p = self.params
         out, _, cache = self.rnn.forward(self.x)  # (T, B, H)
-        logits = linear_forward(out, p["head.weight"], p["head.bias"])  # (T, B, V)
-        loss = softmax_cross_entropy(logits, self.targets)
-        dout, dW, db = linear_backward(loss.dlogits, out, p["head.weight"])  # dout (T, B, H)
-        g = self.rnn.backward(cache, dout)
-        grads = {f"rnn.{k}": v for k, v in g.params.items()} | {"head.weight": dW, "head.bias": db}
+        head = softmax_output_loss(out, p["head.weight"], p["head.bias"], self.targets)  # as tasks/charlm.py
+        g = self.rnn.backward(cache, head.dh)
+        grads = {f"rnn.{k}": v for k, v in g.params.items()} | {"head.weight": head.dweight, "head.bias": head.dbias}
         self.opt.step(p, grads)
-        return loss.loss
+        return head.loss
 
 
 class TorchStep:

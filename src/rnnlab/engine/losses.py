@@ -36,12 +36,14 @@ class LossResult:
     dlogits: np.ndarray  # (..., V) or the prediction's shape: dL/dy of the mean loss
 
 
-def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray) -> LossResult:
+def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray, count: int | None = None) -> LossResult:
+    """``count``: the number of positions the mean is over, when these logits are one chunk of a
+    larger batch (``output.py``); by default all of these.  ``loss`` is always the mean of these."""
     if logits.shape[:-1] != targets.shape:
         raise ValueError(f"targets shape {targets.shape} does not match logits {logits.shape[:-1]}")
     logp = log_softmax(logits)  # (..., V)
     per_step = -np.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]  # (...)
-    n = per_step.size
+    n = per_step.size if count is None else count
     dlogits = np.exp(logp)  # softmax (..., V)
     np.put_along_axis(dlogits, targets[..., None], np.take_along_axis(dlogits, targets[..., None], -1) - 1, -1)
     dlogits /= n

@@ -22,18 +22,16 @@ import numpy as np
 
 from ..data.vocab import CharVocab
 from ..engine import (
-    LossResult,
     Recurrent,
     RecurrentConfig,
     State,
     check_params,
-    linear_backward,
     linear_forward,
     linear_init,
     log_softmax,
-    softmax_cross_entropy,
     zero_state,
 )
+from ..engine.output import softmax_output_loss
 from ..io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 FORMAT = "rnnlab.charlm/1"
@@ -107,14 +105,14 @@ class CharLM:
     def loss_and_grads(self, x: np.ndarray, targets: np.ndarray, state: State | None = None):
         """Mean cross-entropy of predicting targets (T, B) from x (T, B); gradients of every parameter.
 
-        Returns (LossResult, grads dict with the params' names, final State, engine Gradients).
+        Returns (OutputGrads (.loss, .per_step), grads dict with the params' names, final State, engine
+        Gradients).  The head and loss run over batch chunks in threads (``engine/output.py``).
         """
-        logits, final, (cache, out) = self.forward(x, state)
-        result: LossResult = softmax_cross_entropy(logits, targets)
-        dout, dW, db = linear_backward(result.dlogits, out, self.params["head.weight"])  # dout (T, B, H)
-        g = self.rnn.backward(cache, dout)
-        grads = {f"rnn.{k}": v for k, v in g.params.items()} | {"head.weight": dW, "head.bias": db}
-        return result, grads, final, g
+        out, final, cache = self.rnn.forward(x, state)  # out (T, B, H)
+        head = softmax_output_loss(out, self.params["head.weight"], self.params["head.bias"], targets)
+        g = self.rnn.backward(cache, head.dh)
+        grads = {f"rnn.{k}": v for k, v in g.params.items()} | {"head.weight": head.dweight, "head.bias": head.dbias}
+        return head, grads, final, g
 
     # ---- sampling and evaluation (tasks/sampling.py, docs/sampling.md) --------------------------
     def generate(self, prompt: str = "", length: int = 200, **options) -> str:

@@ -40,12 +40,10 @@ from ..engine import (
     Recurrent,
     RecurrentConfig,
     State,
-    linear_backward,
-    linear_forward,
     log_softmax,
     softmax,
-    softmax_cross_entropy,
 )
+from ..engine.output import softmax_output_loss
 from ..tasks.charlm import CharLM, CharLMConfig
 from .config import TrainConfig
 
@@ -189,11 +187,9 @@ def dropout_loss_and_grads(model: CharLM, layers: list[Recurrent], x: np.ndarray
         if final.c is not None:
             c_n.append(final.c[0])
         layer_in = out * masks[k]  # (T, B, H)
-    W, b = model.params["head.weight"], model.params["head.bias"]
-    logits = linear_forward(layer_in, W, b)  # (T, B, V)
-    result = softmax_cross_entropy(logits, y)
-    d_in, dW, db = linear_backward(result.dlogits, layer_in, W)  # d_in (T, B, H)
-    grads = {"head.weight": dW, "head.bias": db}
+    head = softmax_output_loss(layer_in, model.params["head.weight"], model.params["head.bias"], y)
+    d_in = head.dh  # (T, B, H)
+    grads = {"head.weight": head.dweight, "head.bias": head.dbias}
     for k in reversed(range(L)):
         g = layers[k].backward(caches[k], d_in * masks[k])
         for name, value in g.params.items():
@@ -202,7 +198,7 @@ def dropout_loss_and_grads(model: CharLM, layers: list[Recurrent], x: np.ndarray
             grads[f"rnn.weight_hh_l{k}"] = grads[f"rnn.weight_hh_l{k}"] * weight_masks[k]  # (G*H, H)
         d_in = g.dx
     final = State(np.stack(h_n), np.stack(c_n) if c_n else None)  # (L, B, H)
-    return result.loss, grads, final
+    return head.loss, grads, final
 
 
 # ---- evaluation and sampling ------------------------------------------------------------------------
