@@ -32,7 +32,8 @@ each change buys (measured in ``benchmarks/RESULTS.md``):
    workers spin for about 0.1 s before they sleep, on the very cores the chunk threads need: a
    head product at 2 threads just before the backward made it 30% slower.  A whole training step
    (recurrence, head, loss, optimizer) therefore runs inside ``step_threads(batch)``, which keeps
-   BLAS single-threaded for the step whenever the batch is split into chunk threads.
+   BLAS single-threaded for the step whenever the batch is split into chunk threads; the head and
+   the loss then run in the same batch chunks, each in its thread (``output.py``).
 
 Shape legend: B batch, b a chunk of it, T time, I input, H hidden, G gates, L layers.
 """
