@@ -3,8 +3,10 @@
 A training step of the fast path allocates tens of megabytes of caches and scratch arrays
 (``fused.py``: the gates, states and gradients of every step) and frees them when the step ends.
 glibc's ``malloc`` serves blocks that large with ``mmap`` and hands them back to the kernel on
-``free``, so the next step gets fresh pages, and every 4 KiB page costs a page fault and the
-kernel zeroing it on first touch.  Measured on an LSTM 1x128 (batch 64, 100 steps, 2 threads):
+``free`` (and trims the heaps of the chunk threads' arenas), so the next step gets fresh pages, and
+every page costs a page fault and the kernel zeroing it on first touch.  With one thread the main
+heap's adaptive threshold mostly hides this (about 250 faults a step); with the chunk threads it
+does not.  Measured on an LSTM 1x128 (batch 64, 100 steps, 2 threads):
 about 10,000 page faults a step, 28% of the step's CPU time spent in the kernel; with the
 settings below, 5 faults a step and the step 24% faster (LSTM 2x256: 12,900 -> 10, 9% faster).
 
