@@ -258,8 +258,10 @@ def main(argv=None) -> int:
         "## Generation speed (issues 3 and 4)",
         "",
         f"`python benchmarks/generation_speed.py {' '.join(sys.argv[1:] if argv is None else argv)}`, "
-        f"{time.strftime('%Y-%m-%d')}; {machine}; load average {os.getloadavg()[0]:.1f} at the end "
-        "(other jobs share the 2 cores).",
+        f"{time.strftime('%Y-%m-%d')}; {machine}; load average {os.getloadavg()[0]:.1f} at the end"
+        + (" (other jobs shared the cores)." if os.getloadavg()[0] > (os.cpu_count() or 1) else ".")
+        + " The rows run in alternating rounds, so a row can pay for the threads the row before left"
+        " spinning (torch's OpenMP threads after its 2-thread loop): read the `stream` rows, the product's path.",
         "Each character: one batch-1 step, float64 softmax over the whole vocabulary, a draw, the full "
         "distribution kept on the host (and for `stream`, a `SampleStep` with hidden state, surprisal and entropy). "
         f"Target (issue 3): at least {TARGET:,} chars/s for the default model.",
