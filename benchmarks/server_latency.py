@@ -252,7 +252,9 @@ def main() -> None:
     import os
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    lines += ["", f"Load average at the end of the run: {load:.1f} on {os.cpu_count()} cores (other jobs share the machine)."]
+    busy = load > (os.cpu_count() or 1)
+    lines += ["", f"Load average at the end of the run: {load:.1f} on {os.cpu_count()} cores"
+                  + (" (other jobs shared the machine)." if busy else " (this run's own server and browser).")]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.write:
