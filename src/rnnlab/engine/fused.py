@@ -275,7 +275,7 @@ def step_threads(batch: int):
     return blas.single_threaded() if len(batch_spans(batch)) > 1 else nullcontext()
 
 
-def _in_threads(fn, jobs: list[tuple]) -> list:
+def run_in_threads(fn, jobs: list[tuple]) -> list:
     """fn(*job) for every job: the first in this thread, the others each in its own thread."""
     if len(jobs) == 1:
         return [fn(*jobs[0])]
@@ -319,7 +319,7 @@ def forward(config: RecurrentConfig, params: dict, x: np.ndarray, state: State |
     h_n = np.empty((L, B, H), dtype)  # (L, B, H)
     c_n = np.empty((L, B, H), dtype) if config.has_cell_state else None  # (L, B, H)
     jobs = [(config, weights, x, state, lo, hi, record, out, h_n, c_n) for lo, hi in spans]
-    chunk_layers = tuple(_in_threads(_forward_chunk, jobs))
+    chunk_layers = tuple(run_in_threads(_forward_chunk, jobs))
     cache = FusedCache(config=config, state0=state, int_input=int_input, spans=spans, chunks=chunk_layers)
     trace = _trace(config, spans, chunk_layers, T, B) if record else None
     return out, State(h_n, c_n), cache, trace
@@ -561,7 +561,7 @@ def backward(params: dict, cache: FusedCache, dout: np.ndarray, dstate: State | 
         (config, w_hh_ts, w_ih_ts, layers, lo, hi, dout, dstate, dx, dh0, dc0, dh)
         for (lo, hi), layers in zip(cache.spans, cache.chunks)
     ]
-    chunk_grads = _in_threads(_backward_chunk, jobs)
+    chunk_grads = run_in_threads(_backward_chunk, jobs)
 
     grads: dict[str, np.ndarray] = {}
     for k in range(L):

@@ -20,7 +20,6 @@ On anything but glibc (macOS, Windows, musl) it does nothing and returns False.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import threading
 
 M_TRIM_THRESHOLD = -1  # glibc <malloc.h>: free memory above this at the heap's top goes back to the OS
@@ -44,13 +43,14 @@ def keep_freed_memory() -> bool:
 
 
 def _apply() -> bool:
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name or "libc.so.6")
-        mallopt = libc.mallopt
-        libc.gnu_get_libc_version  # glibc only: musl and others have no mallopt semantics to rely on
-    except (OSError, AttributeError):
+        libc = ctypes.CDLL(None)  # the C library this process already runs on (no search, no subprocess)
+    except (OSError, TypeError):  # TypeError: Windows has no "this process" handle
         return False
+    # glibc only (musl and others have no mallopt semantics to rely on)
+    if not (hasattr(libc, "gnu_get_libc_version") and hasattr(libc, "mallopt")):
+        return False
+    mallopt = libc.mallopt
     mallopt.restype, mallopt.argtypes = ctypes.c_int, [ctypes.c_int, ctypes.c_int]
     if not any(mallopt(M_MMAP_THRESHOLD, value) for value in MMAP_THRESHOLDS):
         return False

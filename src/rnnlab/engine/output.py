@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .fused import _in_threads, batch_spans
+from .fused import batch_spans, run_in_threads
 from .linear import linear_backward, linear_forward
 from .losses import softmax_cross_entropy
 
@@ -52,7 +52,7 @@ def softmax_output_loss(h: np.ndarray, weight: np.ndarray, bias: np.ndarray, tar
         dh[:, lo:hi] = dh_c
         return dweight, dbias
 
-    parts = _in_threads(chunk, list(batch_spans(B, chunks)))
+    parts = run_in_threads(chunk, list(batch_spans(B, chunks)))
     dweight, dbias = parts[0]
     for dw, db in parts[1:]:
         dweight = dweight + dw
