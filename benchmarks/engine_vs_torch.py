@@ -29,6 +29,7 @@ Usage::
     python benchmarks/engine_vs_torch.py --rounds 3 --configs lstm-1x128,rnn-1x256
     python benchmarks/engine_vs_torch.py --markdown            # also print a table for RESULTS.md
     python benchmarks/engine_vs_torch.py --torch-onednn off    # torch's ATen LSTM instead of oneDNN's
+    python benchmarks/engine_vs_torch.py --jit off             # the engine's NumPy gate math, not numba's
 
 Needs torch (``pip install torch==2.13.0``); rich for the table.  Results: ``benchmarks/RESULTS.md``.
 """
@@ -46,7 +47,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnlab.engine import Adam, Recurrent, RecurrentConfig, linear_init
+from rnnlab.engine import Adam, Recurrent, RecurrentConfig, jit, linear_init
 from rnnlab.engine.fused import step_threads
 from rnnlab.engine.memory import keep_freed_memory
 from rnnlab.engine.output import softmax_output_loss
@@ -322,6 +323,7 @@ def machine_lines(threads: int, how: str, peak_np: float, peak_torch: float, loa
         f"threads: {threads} for both (from {how}); torch.get_num_threads() = {torch.get_num_threads()}",
         f"thread-related environment: {env if env else 'none set'}",
         f"engine step: inside step_threads(B); glibc keep_freed_memory (both frameworks): {'on' if memory_kept else 'off'}",
+        f"engine gate kernels (jit.py): {jit.status()}",
         f"torch oneDNN (mkldnn) kernels: {'on' if torch.backends.mkldnn.enabled else 'off'}",
         f"float32 matmul peak (2048^3, best of 5): NumPy {peak_np:.0f} GFLOP/s, torch {peak_torch:.0f} GFLOP/s",
         f"load average (1, 5, 15 min) before: {load_before}; after: {load_average()}",
@@ -369,6 +371,9 @@ def main(argv=None) -> int:
     ap.add_argument("--default-malloc", action="store_true",
                     help="leave glibc's malloc settings alone (both frameworks then pay a page fault for every fresh "
                          "page of every step, as torch does when run on its own)")
+    ap.add_argument("--jit", choices=("on", "off"), default="on",
+                    help="off: the engine's NumPy gate math instead of the compiled kernels (default on when numba "
+                         "is installed)")
     args = ap.parse_args(argv)
 
     names = [n.strip() for n in args.configs.split(",") if n.strip()]
@@ -390,18 +395,21 @@ def main(argv=None) -> int:
     from rich.table import Table
 
     console = Console(width=max(Console().width, 130))
+    if args.jit == "on" and not jit.available():
+        console.print(f"note: the engine's gate kernels are {jit.status()}; pip install numba to use them")
     load_before = load_average()
     # as rnnlab.training.fit does; torch allocates through the same malloc, so it gets the setting too
     memory_kept = False if args.default_malloc else keep_freed_memory()
     threads, how = thread_setup(args.threads)
     peak_np, peak_torch = matmul_peak()
-    with Progress(console=console, transient=True) as progress:
+    with Progress(console=console, transient=True) as progress, jit.use_jit(args.jit == "on"):
         results = run([CONFIGS[n] for n in names], args.rounds, args.repeats, args.warmup, args.impl, progress)
     peak_np2, peak_torch2 = matmul_peak()  # again after the rounds: the machine may have changed
     peak_np, peak_torch = max(peak_np, peak_np2), max(peak_torch, peak_torch2)
     peak = max(peak_np, peak_torch)
 
-    lines = machine_lines(threads, how, peak_np, peak_torch, load_before, memory_kept)
+    with jit.use_jit(args.jit == "on"):
+        lines = machine_lines(threads, how, peak_np, peak_torch, load_before, memory_kept)
     for line in lines:
         console.print(line)
     table = Table(title=f"training step (fwd + bwd + Adam), float32, engine impl={args.impl}, "

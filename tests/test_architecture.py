@@ -1,7 +1,9 @@
 """The layers of docs/architecture.md, enforced: every ``import`` in src/rnnlab is read with ``ast``.
 
 - A module may import rnnlab only from its own layer or the layers below it.
-- The engine imports NumPy and the standard library only, anywhere in the file.
+- The engine imports NumPy and the standard library only, anywhere in the file; the one exception is
+  ``engine/_kernels.py``, the optional compiled gate kernels, which imports numba (and only numba) and
+  is itself imported only lazily, by ``engine/jit.py``.
 - Heavy libraries (torch, plotly, statsmodels, scikit-learn, matplotlib, pandas, fastapi, uvicorn)
   are never imported at module top level below the server, so ``import rnnlab`` and the CLI start fast.
 """
@@ -30,8 +32,10 @@ ALLOWED = {
     "backends": {"backends", "training", "tasks", "data", "io", "engine"},
     "__init__": {"tasks"},  # rnnlab/__init__.py: lazy load() only
 }
-HEAVY = {"torch", "plotly", "statsmodels", "sklearn", "matplotlib", "pandas", "fastapi", "uvicorn", "starlette", "scipy"}
+HEAVY = {"torch", "plotly", "statsmodels", "sklearn", "matplotlib", "pandas", "fastapi", "uvicorn", "starlette", "scipy",
+         "numba"}
 ENGINE_THIRD_PARTY = {"numpy"}
+ENGINE_KERNELS = Path("engine") / "_kernels.py"  # the optional JIT kernels: numba allowed here, nowhere else
 
 
 def layer_of(path: Path) -> str:
@@ -81,6 +85,8 @@ def test_imports_follow_the_layers(path):
             if target == "__init__" and layer != "__init__":
                 continue  # `from rnnlab import __version__`
             assert target in allowed, f"{where}: layer '{layer}' may not import layer '{target}'"
+        elif layer == "engine" and path.relative_to(SRC) == ENGINE_KERNELS and root == "numba":
+            continue
         elif layer == "engine":
             assert root in ENGINE_THIRD_PARTY or root in sys.stdlib_module_names or root == "__future__", (
                 f"{where}: the engine may import only NumPy and the standard library"
@@ -111,3 +117,20 @@ def test_a_forbidden_import_is_caught(tmp_path, monkeypatch):
     bad.write_text("import torch\n")
     with pytest.raises(AssertionError, match="only NumPy"):
         test_imports_follow_the_layers(bad)
+
+
+def test_only_jit_imports_the_kernels_and_only_inside_a_function():
+    """numba stays optional and out of ``import rnnlab``: _kernels.py is imported lazily, by jit.py alone."""
+    importers = []
+    for path in python_files():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        top = {id(node) for node in tree.body}
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [f"{node.module or ''}.{a.name}" for a in node.names] + [node.module or ""]
+            if any(n.split(".")[-1] == "_kernels" for n in names):
+                importers.append((str(path.relative_to(SRC)), id(node) in top))
+    assert importers == [(str(Path("engine") / "jit.py"), False)], importers

@@ -3,18 +3,33 @@
 Outputs, final states, the whole trace, every parameter gradient, the input gradient, dh0/dc0 and
 dL/dh_t for every step and layer; for every cell, 1-3 layers, float and one-hot integer input,
 float32 and float64, with and without an initial state and a gradient on the final state, and with
-the batch in one chunk or split across threads.
+the batch in one chunk or split across threads; with the compiled gate kernels (jit.py, numba) and
+with the NumPy code.
 """
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
-from rnnlab.engine import Recurrent, RecurrentConfig, State, blas, fused, loop
+from rnnlab.engine import Recurrent, RecurrentConfig, State, blas, fused, jit, loop
 
 CELLS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
 TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=2e-5, atol=2e-6)}
+
+
+@pytest.fixture(params=[False, True], ids=["numpy", "jit"])
+def use_jit(request):
+    """Run the test with the NumPy gate math and with the compiled kernels (which must exist under CI)."""
+    if request.param and not jit.available():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"numba must be installed under CI=true (pip install -e '.[fast]'): {jit.status()}")
+        pytest.skip("numba not installed: pip install -e '.[fast]'")
+    with jit.use_jit(request.param):
+        assert (jit.kernels() is not None) == request.param
+        yield request.param
 
 
 def assert_same(a, b, dtype, what):
@@ -84,7 +99,7 @@ def compare(config, params, x, state, dout, dstate, dtype, chunks):
 @pytest.mark.parametrize("int_input", [False, True], ids=["float-in", "onehot-in"])
 @pytest.mark.parametrize("layers", [1, 2, 3])
 @pytest.mark.parametrize("cell,nonlinearity", CELLS, ids=[f"{c}-{n}" for c, n in CELLS])
-def test_fused_equals_loop_in_everything(cell, nonlinearity, layers, int_input, dtype):
+def test_fused_equals_loop_in_everything(cell, nonlinearity, layers, int_input, dtype, use_jit):
     for with_state in (False, True):
         case = make_case(cell, nonlinearity, layers, int_input, dtype, with_state, seed=layers)
         for chunks in (1, 3):  # one chunk in this thread; three chunks in three threads
@@ -94,7 +109,7 @@ def test_fused_equals_loop_in_everything(cell, nonlinearity, layers, int_input, 
 
 
 @pytest.mark.parametrize("cell,nonlinearity", CELLS, ids=[f"{c}-{n}" for c, n in CELLS])
-def test_long_sequences_and_big_batches_through_recurrent_match_the_loop(cell, nonlinearity):
+def test_long_sequences_and_big_batches_through_recurrent_match_the_loop(cell, nonlinearity, use_jit):
     """The default chunking (one per BLAS thread) over a longer, wider problem, via Recurrent."""
     config, params, x, state, dout, dstate = make_case(
         cell, nonlinearity, 2, True, np.float64, True, seed=5, T=40, B=33, I=11, H=16
@@ -109,7 +124,7 @@ def test_long_sequences_and_big_batches_through_recurrent_match_the_loop(cell, n
     assert_same(g_l.dh, g_f.dh, np.float64, "dh")
 
 
-def test_a_dstate_with_only_h_is_accepted_for_an_lstm():
+def test_a_dstate_with_only_h_is_accepted_for_an_lstm(use_jit):
     config, params, x, state, dout, dstate = make_case("lstm", "tanh", 2, False, np.float64, True)
     compare(config, params, x, state, dout, State(dstate.h, None), np.float64, chunks=2)
 
@@ -147,3 +162,4 @@ def test_single_threaded_blas_nests_and_restores():
             assert blas.threads() == before  # reports the count it will restore
         assert blas.threads() == before
     assert blas.threads() == before
+

@@ -162,6 +162,12 @@ def run(args) -> int:
     elif args.device != "cpu":
         raise UserError("--device cuda needs --backend torch (the NumPy engine runs on the CPU)")
     view = TrainView(console, quiet=args.quiet)
+    if args.backend != "torch" and not args.quiet:
+        from rnnlab.engine import jit
+
+        if not jit.available():
+            console.print("[dim]tip: pip install 'rnnlab[fast]' (numba) compiles the engine's gate math: "
+                          "LSTM steps 2-18% faster (benchmarks/RESULTS.md)[/]")
     try:
         with view, _blas_threads(args.threads):
             result = train_charlm(config, corpus.text, out, on_event=view.on_event, resume=args.resume,

@@ -34,6 +34,12 @@ each change buys (measured in ``benchmarks/RESULTS.md``):
    (recurrence, head, loss, optimizer) therefore runs inside ``step_threads(batch)``, which keeps
    BLAS single-threaded for the step whenever the batch is split into chunk threads; the head and
    the loss then run in the same batch chunks, each in its thread (``output.py``).
+9. **Compiled gate math, when numba is installed** (``jit.py``, ``_kernels.py``).  Each step's
+   element-wise work (the one-hot gather and the recurrent product added; the sigmoids and the
+   cell update; in the backward every gate's gradient, the cell's, and the copy into dZ's columns)
+   is one compiled pass over the block, holding no GIL, instead of a dozen NumPy passes.  The
+   ``tanh`` calls and the products stay in NumPy and BLAS.  ``RNNLAB_JIT=0`` turns it off; both
+   ways are tested equal to the loop.
 
 Shape legend: B batch, b a chunk of it, T time, I input, H hidden, G gates, L layers.
 """
@@ -46,7 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import blas
+from . import blas, jit
 from .config import RecurrentConfig, State, zero_state
 from .loop import Gradients
 from .params import LayerParams
@@ -121,10 +127,10 @@ def _forward_weights(cell: str, p: LayerParams) -> ForwardWeights:
 
 
 # ---- forward, one layer of one chunk ------------------------------------------------------------
-def _rnn_forward(w: ForwardWeights, xproj, tokens, h0, nonlinearity, record):
+def _rnn_forward(w: ForwardWeights, xproj, tokens, h0, nonlinearity, record, k=None):
     """xproj (T, H, b) = W_ih x_t + b_ih + b_hh (or tokens (T, b) for one-hot input).
 
-    h_t = act(xproj_t + W_hh h_{t-1}).
+    h_t = act(xproj_t + W_hh h_{t-1}).  ``k``: the compiled kernels (jit.py) or None.
     """
     T, H, b = xproj.shape
     hs = np.empty((T + 1, H, b), xproj.dtype)  # (T+1, H, b)
@@ -135,7 +141,9 @@ def _rnn_forward(w: ForwardWeights, xproj, tokens, h0, nonlinearity, record):
     for t in range(T):
         h = hs[t + 1]
         np.matmul(w.w_hh, hs[t], out=wh)
-        if tokens is not None:  # one-hot input: the product is a column gather (trick 4)
+        if tokens is not None and k is not None:
+            k.gather_add(w_in, tokens[t], wh, h)  # gather and add in one pass (trick 9)
+        elif tokens is not None:  # one-hot input: the product is a column gather (trick 4)
             np.take(w_in, tokens[t], axis=1, out=h, mode="clip")
             h += wh
         else:
@@ -149,9 +157,9 @@ def _rnn_forward(w: ForwardWeights, xproj, tokens, h0, nonlinearity, record):
     return ChunkLayer(x=None, hs=hs, acts=None, cs=None, tanh_c=None, gh_n=None, pre=pre)
 
 
-def _lstm_forward(w: ForwardWeights, acts, tokens, h0, c0, record):
+def _lstm_forward(w: ForwardWeights, acts, tokens, h0, c0, record, k=None):
     """acts (T, 4H, b) holds the input projections (or, with tokens (T, b), nothing yet) and
-    becomes the activated gates i, f, o, g."""
+    becomes the activated gates i, f, o, g.  ``k``: the compiled kernels (jit.py) or None."""
     T, G_H, b = acts.shape
     H, H3 = G_H // 4, 3 * (G_H // 4)
     dtype = acts.dtype
@@ -163,15 +171,24 @@ def _lstm_forward(w: ForwardWeights, acts, tokens, h0, c0, record):
     wh = np.empty((G_H, b), dtype)  # (4H, b) scratch for W_hh h
     ig = np.empty((H, b), dtype)  # (H, b) scratch for i * g
     w_in = w.w_ih_plus_bias if tokens is not None else None  # (4H, V)
+    half = dtype.type(0.5)
     for t in range(T):
         z = acts[t]  # (4H, b): [i f o] pre-activations / 2, then g
-        if tokens is not None:  # one-hot input: the product is a column gather (trick 4)
-            np.take(w_in, tokens[t], axis=1, out=z, mode="clip")
         np.matmul(w.w_hh, hs[t], out=wh)
-        z += wh
+        if tokens is not None and k is not None:
+            k.gather_add(w_in, tokens[t], wh, z)  # gather and add in one pass (trick 9)
+        else:
+            if tokens is not None:  # one-hot input: the product is a column gather (trick 4)
+                np.take(w_in, tokens[t], axis=1, out=z, mode="clip")
+            z += wh
         if record:
             pre[t] = z
         np.tanh(z, out=z)  # all four gates in one pass (trick 3)
+        if k is not None:  # sigmoids and the cell update in one compiled pass (trick 9)
+            k.lstm_cell_forward(half, z, cs[t], cs[t + 1])
+            np.tanh(cs[t + 1], out=tanh_c[t])
+            np.multiply(z[2 * H : H3], tanh_c[t], out=hs[t + 1])  # h = o * tanh(c)
+            continue
         sig = z[:H3]
         sig *= 0.5
         sig += 0.5  # i, f, o = sigmoid of the unscaled pre-activations
@@ -185,9 +202,9 @@ def _lstm_forward(w: ForwardWeights, acts, tokens, h0, c0, record):
     return ChunkLayer(x=None, hs=hs, acts=acts, cs=cs, tanh_c=tanh_c, gh_n=None, pre=pre)
 
 
-def _gru_forward(w: ForwardWeights, acts, tokens, h0, record):
+def _gru_forward(w: ForwardWeights, acts, tokens, h0, record, k=None):
     """acts (T, 3H, b) holds W_ih x + b_ih (+ b_hr, b_hz) (or, with tokens (T, b), nothing yet) and
-    becomes the activated gates r, z, n."""
+    becomes the activated gates r, z, n.  ``k``: the compiled kernels (jit.py) or None."""
     T, G_H, b = acts.shape
     H = G_H // 3
     dtype = acts.dtype
@@ -198,8 +215,23 @@ def _gru_forward(w: ForwardWeights, acts, tokens, h0, record):
     wh = np.empty((G_H, b), dtype)  # (3H, b) scratch for W_hh h
     rg = np.empty((H, b), dtype)  # (H, b) scratch for r * gh_n
     w_in = w.w_ih_plus_bias if tokens is not None else None  # (3H, V)
+    half = dtype.type(0.5)
     for t in range(T):
         a = acts[t]  # (3H, b)
+        if k is not None:  # the same steps as below, in three compiled passes and two tanh (trick 9)
+            if tokens is not None:
+                k.gather(w_in, tokens[t], a)
+            np.matmul(w.w_hh, hs[t], out=wh)
+            k.gru_gates_in(wh, w.b_hn, a, gh_n[t])  # r, z pre-activations / 2; gh_n
+            if record:
+                pre[t, : 2 * H] = a[: 2 * H]
+            np.tanh(a[: 2 * H], out=a[: 2 * H])
+            k.gru_gates_mid(half, a, gh_n[t])  # r, z; n pre-activation
+            if record:
+                pre[t, 2 * H :] = a[2 * H :]
+            np.tanh(a[2 * H :], out=a[2 * H :])
+            k.gru_hidden(a, hs[t], hs[t + 1])
+            continue
         if tokens is not None:  # one-hot input: the product is a column gather (trick 4)
             np.take(w_in, tokens[t], axis=1, out=a, mode="clip")
         np.matmul(w.w_hh, hs[t], out=wh)
@@ -225,7 +257,7 @@ def _gru_forward(w: ForwardWeights, acts, tokens, h0, record):
 
 
 def _forward_chunk(config: RecurrentConfig, weights, x, state: State, lo: int, hi: int, record: bool,
-                   out, h_n, c_n):
+                   out, h_n, c_n, k=None):
     """All layers of batch columns lo:hi.  Reads x (T, B) or (T, B, I) and state; writes its columns
     of out (T, B, H), h_n and c_n (L, B, H) (the layout changes happen in the threads too)."""
     dtype = out.dtype
@@ -236,7 +268,7 @@ def _forward_chunk(config: RecurrentConfig, weights, x, state: State, lo: int, h
     h0 = _feature_major(state.h, lo, hi, dtype)  # (L, H, b)
     c0 = _feature_major(state.c, lo, hi, dtype) if config.has_cell_state else None  # (L, H, b)
     layers = []
-    for k, w in enumerate(weights):
+    for li, w in enumerate(weights):  # li: layer index
         if layer_in.ndim == 2:  # one-hot input: gathered step by step inside the loop (trick 4)
             tokens = layer_in  # (T, b)
             xproj = np.empty((tokens.shape[0], w.w_hh.shape[0], tokens.shape[1]), dtype)  # (T, G*H, b)
@@ -245,16 +277,16 @@ def _forward_chunk(config: RecurrentConfig, weights, x, state: State, lo: int, h
             xproj = np.matmul(w.w_ih, layer_in)  # (T, G*H, b)
             xproj += w.bias
         if config.cell == "rnn":
-            layer = _rnn_forward(w, xproj, tokens, h0[k], config.nonlinearity, record)
+            layer = _rnn_forward(w, xproj, tokens, h0[li], config.nonlinearity, record, k)
         elif config.cell == "lstm":
-            layer = _lstm_forward(w, xproj, tokens, h0[k], c0[k], record)
+            layer = _lstm_forward(w, xproj, tokens, h0[li], c0[li], record, k)
         else:
-            layer = _gru_forward(w, xproj, tokens, h0[k], record)
+            layer = _gru_forward(w, xproj, tokens, h0[li], record, k)
         layers.append(ChunkLayer(layer_in, layer.hs, layer.acts, layer.cs, layer.tanh_c, layer.gh_n, layer.pre))
         layer_in = layer.hs[1:]  # (T, H, b)
-        h_n[k, lo:hi] = layer.hs[-1].T
+        h_n[li, lo:hi] = layer.hs[-1].T
         if c_n is not None:
-            c_n[k, lo:hi] = layer.cs[-1].T
+            c_n[li, lo:hi] = layer.cs[-1].T
     out[:, lo:hi] = np.swapaxes(layer_in, 1, 2)
     return tuple(layers)
 
@@ -318,7 +350,8 @@ def forward(config: RecurrentConfig, params: dict, x: np.ndarray, state: State |
     out = np.empty((T, B, H), dtype)  # (T, B, H)
     h_n = np.empty((L, B, H), dtype)  # (L, B, H)
     c_n = np.empty((L, B, H), dtype) if config.has_cell_state else None  # (L, B, H)
-    jobs = [(config, weights, x, state, lo, hi, record, out, h_n, c_n) for lo, hi in spans]
+    k = jit.kernels(work=T * B * H)
+    jobs = [(config, weights, x, state, lo, hi, record, out, h_n, c_n, k) for lo, hi in spans]
     chunk_layers = tuple(run_in_threads(_forward_chunk, jobs))
     cache = FusedCache(config=config, state0=state, int_input=int_input, spans=spans, chunks=chunk_layers)
     trace = _trace(config, spans, chunk_layers, T, B) if record else None
@@ -357,7 +390,7 @@ def _trace(config: RecurrentConfig, spans, chunk_layers, T: int, B: int) -> Trac
 # Each step's gradient of the pre-activations is made in a small contiguous scratch (fast element-wise
 # ops and product) and then copied into its columns of dZ (G*H, T*b), the layout the weight-gradient
 # product wants (trick 6): a hot copy per step instead of a transpose of the whole array at the end.
-def _rnn_backward(w_hh_t, lc: ChunkLayer, dout, dh_next, nonlinearity, dz_cols):
+def _rnn_backward(w_hh_t, lc: ChunkLayer, dout, dh_next, nonlinearity, dz_cols, k=None):
     """da_t = dh_t * act'(a_t);  dh_{t-1} = W_hh.T da_t.  Fills dz_cols (H, T*b); returns (dh (T, H, b), dh0)."""
     T, H, b = dout.shape
     dtype = dout.dtype
@@ -365,6 +398,12 @@ def _rnn_backward(w_hh_t, lc: ChunkLayer, dout, dh_next, nonlinearity, dz_cols):
     da = np.empty((H, b), dtype)  # (H, b)
     da_cols = dz_cols.reshape(H, T, b)  # (H, T, b) view: step t's columns are da_cols[:, t]
     positive = np.empty((H, b), bool)  # (H, b) ReLU: a > 0 exactly when h > 0 (trick 7)
+    if k is not None:  # the element-wise part of each step in one compiled pass (trick 9)
+        one, relu = dtype.type(1), nonlinearity == "relu"
+        for t in reversed(range(T)):
+            k.rnn_backward_step(one, relu, dout[t], dh_next, lc.hs[t + 1], dh_all[t], dz_cols, t * b)
+            np.matmul(w_hh_t, dz_cols[:, t * b : (t + 1) * b], out=dh_next)  # BLAS reads the columns in place
+        return dh_all, dh_next
     for t in reversed(range(T)):
         dh = np.add(dout[t], dh_next, out=dh_all[t])
         h = lc.hs[t + 1]
@@ -380,7 +419,7 @@ def _rnn_backward(w_hh_t, lc: ChunkLayer, dout, dh_next, nonlinearity, dz_cols):
     return dh_all, dh_next
 
 
-def _lstm_backward(w_hh_t, lc: ChunkLayer, dout, dh_next, dc_next, dz_cols):
+def _lstm_backward(w_hh_t, lc: ChunkLayer, dout, dh_next, dc_next, dz_cols, k=None):
     """The LSTM cell's backward (lstm_cell.py) over all steps, gates in internal order i, f, o, g.
 
     Fills dz_cols (4H, T*b); returns (dh (T, H, b), dh0); dc_next ends as dc0.
@@ -395,6 +434,13 @@ def _lstm_backward(w_hh_t, lc: ChunkLayer, dout, dh_next, dc_next, dz_cols):
     dz_if = dz[:H2].reshape(2, H, b)  # (2, H, b) view of the i and f blocks
     dc = np.empty((H, b), dtype)  # (H, b)
     tmp = np.empty((H, b), dtype)  # (H, b)
+    if k is not None:  # the element-wise part of each step in one compiled pass (trick 9)
+        one = dtype.type(1)
+        for t in reversed(range(T)):
+            k.lstm_backward_step(one, dout[t], dh_next, dc_next, lc.acts[t], lc.tanh_c[t], lc.cs[t], dh_all[t],
+                                 dz_cols, t * b)
+            np.matmul(w_hh_t, dz_cols[:, t * b : (t + 1) * b], out=dh_next)  # dh_prev = W_hh.T dz, in place
+        return dh_all, dh_next
     for t in reversed(range(T)):
         dh = np.add(dout[t], dh_next, out=dh_all[t])
         a, tc = lc.acts[t], lc.tanh_c[t]
@@ -423,7 +469,7 @@ def _lstm_backward(w_hh_t, lc: ChunkLayer, dout, dh_next, dc_next, dz_cols):
     return dh_all, dh_next
 
 
-def _gru_backward(w_hh_t, lc: ChunkLayer, dout, dh_next, dgi_cols, dgh_cols):
+def _gru_backward(w_hh_t, lc: ChunkLayer, dout, dh_next, dgi_cols, dgh_cols, k=None):
     """The GRU cell's backward (gru_cell.py) over all steps.
 
     Fills dgi_cols and dgh_cols (3H, T*b), the gradients of W_ih x + b_ih and of W_hh h + b_hh;
@@ -439,6 +485,14 @@ def _gru_backward(w_hh_t, lc: ChunkLayer, dout, dh_next, dgi_cols, dgh_cols):
     da_r, da_z, da_n = dgi[:H], dgi[H:H2], dgi[H2:]
     one_minus_z = np.empty((H, b), dtype)  # (H, b)
     tmp = np.empty((H, b), dtype)  # (H, b)
+    if k is not None:  # the element-wise part of each step in one compiled pass (trick 9)
+        one = dtype.type(1)
+        for t in reversed(range(T)):
+            k.gru_backward_step(one, dout[t], dh_next, lc.acts[t], lc.hs[t], lc.gh_n[t], dh_all[t], tmp,
+                                dgi_cols, dgh_cols, t * b)
+            np.matmul(w_hh_t, dgh_cols[:, t * b : (t + 1) * b], out=dh_next)
+            dh_next += tmp  # dh_prev = dh * z + W_hh.T dgh
+        return dh_all, dh_next
     for t in reversed(range(T)):
         dh = np.add(dout[t], dh_next, out=dh_all[t])
         a = lc.acts[t]
@@ -503,7 +557,7 @@ def _weight_grads(lc: ChunkLayer, dgi2, dgh2, vocab: int) -> LayerParams:
 
 
 def _backward_chunk(config: RecurrentConfig, w_hh_ts, w_ih_ts, layers, lo: int, hi: int, dout, dstate,
-                    dx, dh0, dc0, dh):
+                    dx, dh0, dc0, dh, k=None):
     """Backward through all layers of batch columns lo:hi.
 
     Reads dout (T, B, H) and dstate; writes its columns of dx (T, B, I) (float input), dh0, dc0
@@ -514,32 +568,32 @@ def _backward_chunk(config: RecurrentConfig, w_hh_ts, w_ih_ts, layers, lo: int, 
     H, b = layers[0].hs.shape[1:]
     grads = [None] * L
     d_layer_out = _feature_major(dout, lo, hi, dtype)  # (T, H, b)
-    for k in reversed(range(L)):
-        lc = layers[k]
+    for li in reversed(range(L)):  # li: layer index
+        lc = layers[li]
         if dstate is None:
             dh_next = np.zeros((H, b), dtype)  # (H, b)
         else:
-            dh_next = np.array(dstate.h[k, lo:hi].T, dtype=dtype, order="C")  # (H, b) a copy: updated in place
-        G_H = w_hh_ts[k].shape[1]
+            dh_next = np.array(dstate.h[li, lo:hi].T, dtype=dtype, order="C")  # (H, b) a copy: updated in place
+        G_H = w_hh_ts[li].shape[1]
         T = d_layer_out.shape[0]
         dgi2 = np.empty((G_H, T * b), dtype)  # (G*H, T*b) gradient of the gate pre-activations, by columns
         dgh2 = np.empty((G_H, T * b), dtype) if config.cell == "gru" else dgi2  # (G*H, T*b)
         if config.cell == "rnn":
-            dh_all, dh_next = _rnn_backward(w_hh_ts[k], lc, d_layer_out, dh_next, config.nonlinearity, dgi2)
+            dh_all, dh_next = _rnn_backward(w_hh_ts[li], lc, d_layer_out, dh_next, config.nonlinearity, dgi2, k)
         elif config.cell == "lstm":
             if dstate is None or dstate.c is None:
                 dc_next = np.zeros((H, b), dtype)  # (H, b)
             else:
-                dc_next = np.array(dstate.c[k, lo:hi].T, dtype=dtype, order="C")  # (H, b) a copy: updated in place
-            dh_all, dh_next = _lstm_backward(w_hh_ts[k], lc, d_layer_out, dh_next, dc_next, dgi2)
-            dc0[k, lo:hi] = dc_next.T
+                dc_next = np.array(dstate.c[li, lo:hi].T, dtype=dtype, order="C")  # (H, b) a copy: updated in place
+            dh_all, dh_next = _lstm_backward(w_hh_ts[li], lc, d_layer_out, dh_next, dc_next, dgi2, k)
+            dc0[li, lo:hi] = dc_next.T
         else:
-            dh_all, dh_next = _gru_backward(w_hh_ts[k], lc, d_layer_out, dh_next, dgi2, dgh2)
-        dh0[k, lo:hi] = dh_next.T
-        dh[k, :, lo:hi] = np.swapaxes(dh_all, 1, 2)
-        grads[k] = _weight_grads(lc, dgi2, dgh2, config.input_size)
+            dh_all, dh_next = _gru_backward(w_hh_ts[li], lc, d_layer_out, dh_next, dgi2, dgh2, k)
+        dh0[li, lo:hi] = dh_next.T
+        dh[li, :, lo:hi] = np.swapaxes(dh_all, 1, 2)
+        grads[li] = _weight_grads(lc, dgi2, dgh2, config.input_size)
         if lc.x.ndim == 3:  # the gradient of the layer's input, step by step (BLAS reads the strided columns)
-            d_layer_out = np.matmul(w_ih_ts[k], dgi2.reshape(G_H, T, b).transpose(1, 0, 2))  # (T, I, b)
+            d_layer_out = np.matmul(w_ih_ts[li], dgi2.reshape(G_H, T, b).transpose(1, 0, 2))  # (T, I, b)
     if dx is not None:
         dx[:, lo:hi] = np.swapaxes(d_layer_out, 1, 2)
     return grads
@@ -557,8 +611,9 @@ def backward(params: dict, cache: FusedCache, dout: np.ndarray, dstate: State | 
     dh0 = np.empty((L, B, H), dtype)  # (L, B, H)
     dc0 = np.empty((L, B, H), dtype) if config.has_cell_state else None  # (L, B, H)
     dh = np.empty((L, T, B, H), dtype)  # (L, T, B, H)
+    k = jit.kernels(work=T * B * H)
     jobs = [
-        (config, w_hh_ts, w_ih_ts, layers, lo, hi, dout, dstate, dx, dh0, dc0, dh)
+        (config, w_hh_ts, w_ih_ts, layers, lo, hi, dout, dstate, dx, dh0, dc0, dh, k)
         for (lo, hi), layers in zip(cache.spans, cache.chunks)
     ]
     chunk_grads = run_in_threads(_backward_chunk, jobs)

@@ -1,0 +1,83 @@
+"""Whether the fast path uses compiled kernels (``_kernels.py``, numba) for its per-step gate math.
+
+numba is optional (``pip install 'rnnlab[fast]'``).  With it, ``fused.py`` runs each step's
+element-wise gate math as one compiled pass instead of a dozen NumPy passes; without it, or with
+``RNNLAB_JIT=0`` in the environment, or inside ``use_jit(False)``, it runs the NumPy code.  Both
+are tested equal to the plain loop.  Nothing here imports numba until the fast path first runs.
+
+By default the kernels are used only for work of at least ``MIN_WORK`` hidden values (T * B * H):
+training-sized batches, where they save per-step NumPy calls and GIL hand-overs between the chunk
+threads (measured in ``benchmarks/RESULTS.md``).  A visualizer trace of one short sequence does not
+need them, and then nothing imports numba.  ``use_jit(True)`` forces them for any size (the tests).
+
+The kernels are compiled once and cached on disk next to the module (numba's ``cache=True``);
+the first run on a fresh install spends a few seconds compiling.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from contextlib import contextmanager
+from types import ModuleType
+
+MIN_WORK = 1 << 16  # T * B * H below which the NumPy code runs unless use_jit(True)
+
+_lock = threading.Lock()
+_loaded: dict[str, object] = {}  # "module": the kernels module or None, "error": why not
+_override: list[bool] = []  # innermost use_jit() setting last
+
+
+def _environment_allows() -> bool:
+    return os.environ.get("RNNLAB_JIT", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def _load() -> ModuleType | None:
+    with _lock:
+        if "module" not in _loaded:
+            try:
+                from . import _kernels  # imports numba (a few hundred ms, once)
+            except ImportError as e:  # numba missing or broken: the NumPy path is the fallback
+                _loaded["module"], _loaded["error"] = None, f"{type(e).__name__}: {e}"
+            else:
+                _loaded["module"], _loaded["error"] = _kernels, None
+        return _loaded["module"]  # type: ignore[return-value]
+
+
+def _kernels_module() -> ModuleType:
+    module = _load()
+    assert module is not None
+    return module
+
+
+def kernels(work: int | None = None) -> ModuleType | None:
+    """The compiled kernels if they are to be used now for ``work`` = T * B * H, else None (NumPy)."""
+    if _override:
+        wanted = _override[-1]
+    else:
+        wanted = _environment_allows() and (work is None or work >= MIN_WORK)
+    return _load() if wanted else None
+
+
+def available() -> bool:
+    """True if numba is installed and the kernels import (whatever the current setting)."""
+    return _load() is not None
+
+
+def status() -> str:
+    """One line for benchmarks and ``rnnlab info``-style reports."""
+    if not available():
+        return f"off (numba not available: {_loaded.get('error')})"
+    if kernels() is None:
+        return "off (RNNLAB_JIT=0 or use_jit(False))"
+    return f"on (numba {_kernels_module().numba_version})"
+
+
+@contextmanager
+def use_jit(enabled: bool):
+    """Inside: the fast path uses the compiled kernels (if available) or not.  Not per thread."""
+    _override.append(bool(enabled))
+    try:
+        yield
+    finally:
+        _override.pop()
