@@ -14,6 +14,12 @@ internal order (LSTM i f o g, GRU r z n), the sigmoid rows pre-scaled by 1/2 so 
 float32 stays float32 (a Python literal would promote the arithmetic to float64).
 
 Every kernel releases the GIL (``nogil``): the batch chunks of ``fused.py`` run them side by side.
+That, more than the saved passes, is what they buy (benchmarks/RESULTS.md): a NumPy step is a
+dozen short calls, each taking the GIL, which the two chunk threads then wait on.
+
+The backward kernels write the gradient that the next product reads (W_hh.T dz) into a contiguous
+block; ``fused.py`` copies it into its columns of dZ.  Making BLAS read those columns in place
+(row stride T*b) was slower for large H.
 """
 
 from __future__ import annotations
@@ -51,16 +57,15 @@ def gather(w_in, tokens, z):
 
 # ---- vanilla RNN ---------------------------------------------------------------------------------
 @njit(**_JIT)
-def rnn_backward_step(one, relu, dout_t, dh_next, h, dh_t, da_cols, col0):
+def rnn_backward_step(one, relu, dout_t, dh_next, h, dh_t, da):
     """dh = dout_t + dh_next;  da = dh * act'(a), act' = 1 - h^2 (tanh) or [h > 0] (ReLU).
 
-    Writes dh_t (H, b) and da into columns col0:col0+b of da_cols (H, T*b).
+    Writes dh_t and da (H, b).
     """
     H, b = dh_t.shape
     zero = one - one
     for j in range(H):
-        do_j, dn_j, h_j, dh_j = dout_t[j], dh_next[j], h[j], dh_t[j]
-        da_j = da_cols[j, col0 : col0 + b]
+        do_j, dn_j, h_j, dh_j, da_j = dout_t[j], dh_next[j], h[j], dh_t[j], da[j]
         for k in range(b):
             dh = do_j[k] + dn_j[k]
             dh_j[k] = dh
@@ -89,22 +94,20 @@ def lstm_cell_forward(half, z, c_prev, c):
 
 
 @njit(**_JIT)
-def lstm_backward_step(one, dout_t, dh_next, dc_next, a, tanh_c, c_prev, dh_t, dz_cols, col0):
+def lstm_backward_step(one, dout_t, dh_next, dc_next, a, tanh_c, c_prev, dh_t, dz):
     """The LSTM cell's backward for one step (lstm_cell.py), gates i f o g.
 
     dh = dout_t + dh_next;  dc = dc_next + dh * o * (1 - tanh(c)^2);
     dz_i = dc * g * i(1-i), dz_f = dc * c_prev * f(1-f), dz_o = dh * tanh(c) * o(1-o),
     dz_g = dc * i * (1-g^2);  dc_next becomes dc * f (in place).
-    Writes dh_t (H, b) and dz into columns col0:col0+b of dz_cols (4H, T*b).
+    Writes dh_t (H, b) and dz (4H, b).
     """
     H, b = dh_t.shape
     for j in range(H):
         do_j, dn_j, dcn_j, dh_j = dout_t[j], dh_next[j], dc_next[j], dh_t[j]
         i_j, f_j, o_j, g_j = a[j], a[H + j], a[2 * H + j], a[3 * H + j]
         tc_j, cp_j = tanh_c[j], c_prev[j]
-        # this step's columns of each gate's row: writing through these views keeps the loop simple
-        zi, zf = dz_cols[j, col0 : col0 + b], dz_cols[H + j, col0 : col0 + b]
-        zo, zg = dz_cols[2 * H + j, col0 : col0 + b], dz_cols[3 * H + j, col0 : col0 + b]
+        zi, zf, zo, zg = dz[j], dz[H + j], dz[2 * H + j], dz[3 * H + j]
         for k in range(b):
             dh = do_j[k] + dn_j[k]
             dh_j[k] = dh
@@ -162,13 +165,14 @@ def gru_hidden(a, h_prev, h):
 
 
 @njit(**_JIT)
-def gru_backward_step(one, dout_t, dh_next, a, h_prev, gh_n, dh_t, carry, dgi_cols, dgh_cols, col0):
+def gru_backward_step(one, dout_t, dh_next, a, h_prev, gh_n, dh_t, carry, dgh, dgi_cols, col0):
     """The GRU cell's backward for one step (gru_cell.py), gates r z n.
 
     dh = dout_t + dh_next;  da_n = dh (1-z)(1-n^2);  da_z = dh (h_prev - n) z(1-z);
     da_r = da_n gh_n r(1-r);  dgi = [da_r, da_z, da_n];  dgh = [da_r, da_z, da_n r];
     carry = dh * z (the direct path to h_prev, added after the product W_hh.T dgh).
-    Writes dh_t, carry (H, b) and columns col0:col0+b of dgi_cols and dgh_cols (3H, T*b).
+    Writes dh_t, carry (H, b), dgh (3H, b) and dgi into columns col0:col0+b of dgi_cols (3H, T*b)
+    (dgh feeds the product W_hh.T dgh, which reads a contiguous block fastest).
     """
     H, b = dh_t.shape
     for j in range(H):
@@ -176,8 +180,7 @@ def gru_backward_step(one, dout_t, dh_next, a, h_prev, gh_n, dh_t, carry, dgi_co
         r_j, z_j, n_j, hp_j, g_j = a[j], a[H + j], a[2 * H + j], h_prev[j], gh_n[j]
         ir, iz = dgi_cols[j, col0 : col0 + b], dgi_cols[H + j, col0 : col0 + b]
         i_n = dgi_cols[2 * H + j, col0 : col0 + b]
-        hr, hz = dgh_cols[j, col0 : col0 + b], dgh_cols[H + j, col0 : col0 + b]
-        h_n = dgh_cols[2 * H + j, col0 : col0 + b]
+        hr, hz, h_n = dgh[j], dgh[H + j], dgh[2 * H + j]
         for k in range(b):
             dh = do_j[k] + dn_j[k]
             dh_j[k] = dh

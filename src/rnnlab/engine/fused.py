@@ -36,7 +36,7 @@ each change buys (measured in ``benchmarks/RESULTS.md``):
    the loss then run in the same batch chunks, each in its thread (``output.py``).
 9. **Compiled gate math, when numba is installed** (``jit.py``, ``_kernels.py``).  Each step's
    element-wise work (the one-hot gather and the recurrent product added; the sigmoids and the
-   cell update; in the backward every gate's gradient, the cell's, and the copy into dZ's columns)
+   cell update; in the backward every gate's gradient and the cell's)
    is one compiled pass over the block, holding no GIL, instead of a dozen NumPy passes.  The
    ``tanh`` calls and the products stay in NumPy and BLAS.  ``RNNLAB_JIT=0`` turns it off; both
    ways are tested equal to the loop.
@@ -401,8 +401,9 @@ def _rnn_backward(w_hh_t, lc: ChunkLayer, dout, dh_next, nonlinearity, dz_cols, 
     if k is not None:  # the element-wise part of each step in one compiled pass (trick 9)
         one, relu = dtype.type(1), nonlinearity == "relu"
         for t in reversed(range(T)):
-            k.rnn_backward_step(one, relu, dout[t], dh_next, lc.hs[t + 1], dh_all[t], dz_cols, t * b)
-            np.matmul(w_hh_t, dz_cols[:, t * b : (t + 1) * b], out=dh_next)  # BLAS reads the columns in place
+            k.rnn_backward_step(one, relu, dout[t], dh_next, lc.hs[t + 1], dh_all[t], da)
+            np.matmul(w_hh_t, da, out=dh_next)
+            da_cols[:, t] = da
         return dh_all, dh_next
     for t in reversed(range(T)):
         dh = np.add(dout[t], dh_next, out=dh_all[t])
@@ -437,9 +438,9 @@ def _lstm_backward(w_hh_t, lc: ChunkLayer, dout, dh_next, dc_next, dz_cols, k=No
     if k is not None:  # the element-wise part of each step in one compiled pass (trick 9)
         one = dtype.type(1)
         for t in reversed(range(T)):
-            k.lstm_backward_step(one, dout[t], dh_next, dc_next, lc.acts[t], lc.tanh_c[t], lc.cs[t], dh_all[t],
-                                 dz_cols, t * b)
-            np.matmul(w_hh_t, dz_cols[:, t * b : (t + 1) * b], out=dh_next)  # dh_prev = W_hh.T dz, in place
+            k.lstm_backward_step(one, dout[t], dh_next, dc_next, lc.acts[t], lc.tanh_c[t], lc.cs[t], dh_all[t], dz)
+            np.matmul(w_hh_t, dz, out=dh_next)  # dh_prev = W_hh.T dz
+            dz_steps[:, t] = dz
         return dh_all, dh_next
     for t in reversed(range(T)):
         dh = np.add(dout[t], dh_next, out=dh_all[t])
@@ -488,9 +489,10 @@ def _gru_backward(w_hh_t, lc: ChunkLayer, dout, dh_next, dgi_cols, dgh_cols, k=N
     if k is not None:  # the element-wise part of each step in one compiled pass (trick 9)
         one = dtype.type(1)
         for t in reversed(range(T)):
-            k.gru_backward_step(one, dout[t], dh_next, lc.acts[t], lc.hs[t], lc.gh_n[t], dh_all[t], tmp,
-                                dgi_cols, dgh_cols, t * b)
-            np.matmul(w_hh_t, dgh_cols[:, t * b : (t + 1) * b], out=dh_next)
+            k.gru_backward_step(one, dout[t], dh_next, lc.acts[t], lc.hs[t], lc.gh_n[t], dh_all[t], tmp, dgh,
+                                dgi_cols, t * b)
+            np.matmul(w_hh_t, dgh, out=dh_next)
+            dgh_steps[:, t] = dgh
             dh_next += tmp  # dh_prev = dh * z + W_hh.T dgh
         return dh_all, dh_next
     for t in reversed(range(T)):
