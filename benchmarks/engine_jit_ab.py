@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from engine_vs_torch import CONFIGS, V, EngineStep, load_average
+from engine_vs_torch import CONFIGS, EngineStep, V, load_average
 
 from rnnlab.engine import blas, jit
 from rnnlab.engine.memory import keep_freed_memory
