@@ -67,3 +67,31 @@ def test_a_small_forward_does_not_import_numba():
     )
     env_out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert env_out.strip() == "False"
+
+
+def test_other_dtypes_run_numpy_even_when_forced():
+    with jit.use_jit(True):
+        assert jit.kernels(work=10**9, dtype=np.float16) is None
+        assert (jit.kernels(work=10**9, dtype=np.float32) is not None) == jit.available()
+
+
+def test_kernels_that_fail_to_import_fall_back_to_numpy_and_say_why(monkeypatch):
+    """Not only ImportError: numba raises RuntimeError at decoration when it has nowhere to cache."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def failing_import(name, globals=None, locals=None, fromlist=(), level=0):
+        if fromlist and "_kernels" in fromlist:
+            raise RuntimeError("cannot cache function: no locator available")
+        return real_import(name, globals, locals, fromlist, level)
+
+    monkeypatch.setattr(jit, "_loaded", {})
+    monkeypatch.setattr(builtins, "__import__", failing_import)
+    with jit.use_jit(True):
+        assert jit.kernels(work=10**9) is None
+        assert not jit.available()
+        assert "no locator available" in jit.status()
+        config, params, x = lstm_case()
+        out, _, _, _ = fused.forward(config, params, x, chunks=1)  # the NumPy path runs
+    assert np.isfinite(out).all()

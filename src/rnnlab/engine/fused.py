@@ -350,7 +350,7 @@ def forward(config: RecurrentConfig, params: dict, x: np.ndarray, state: State |
     out = np.empty((T, B, H), dtype)  # (T, B, H)
     h_n = np.empty((L, B, H), dtype)  # (L, B, H)
     c_n = np.empty((L, B, H), dtype) if config.has_cell_state else None  # (L, B, H)
-    k = jit.kernels(work=T * B * H)
+    k = jit.kernels(work=T * B * H, dtype=dtype)
     jobs = [(config, weights, x, state, lo, hi, record, out, h_n, c_n, k) for lo, hi in spans]
     chunk_layers = tuple(run_in_threads(_forward_chunk, jobs))
     cache = FusedCache(config=config, state0=state, int_input=int_input, spans=spans, chunks=chunk_layers)
@@ -613,7 +613,7 @@ def backward(params: dict, cache: FusedCache, dout: np.ndarray, dstate: State | 
     dh0 = np.empty((L, B, H), dtype)  # (L, B, H)
     dc0 = np.empty((L, B, H), dtype) if config.has_cell_state else None  # (L, B, H)
     dh = np.empty((L, T, B, H), dtype)  # (L, T, B, H)
-    k = jit.kernels(work=T * B * H)
+    k = jit.kernels(work=T * B * H, dtype=dtype)
     jobs = [
         (config, w_hh_ts, w_ih_ts, layers, lo, hi, dout, dstate, dx, dh0, dc0, dh, k)
         for (lo, hi), layers in zip(cache.spans, cache.chunks)

@@ -21,6 +21,9 @@ import threading
 from contextlib import contextmanager
 from types import ModuleType
 
+import numpy as np
+
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 MIN_WORK = 1 << 16  # T * B * H below which the NumPy code runs unless use_jit(True)
 
 _lock = threading.Lock()
@@ -37,7 +40,7 @@ def _load() -> ModuleType | None:
         if "module" not in _loaded:
             try:
                 from . import _kernels  # imports numba (a few hundred ms, once)
-            except ImportError as e:  # numba missing or broken: the NumPy path is the fallback
+            except Exception as e:  # noqa: BLE001 -- numba missing, broken, or no cache locator: NumPy is the fallback
                 _loaded["module"], _loaded["error"] = None, f"{type(e).__name__}: {e}"
             else:
                 _loaded["module"], _loaded["error"] = _kernels, None
@@ -50,8 +53,11 @@ def _kernels_module() -> ModuleType:
     return module
 
 
-def kernels(work: int | None = None) -> ModuleType | None:
-    """The compiled kernels if they are to be used now for ``work`` = T * B * H, else None (NumPy)."""
+def kernels(work: int | None = None, dtype=None) -> ModuleType | None:
+    """The compiled kernels if they are to be used now for ``work`` = T * B * H values of ``dtype``,
+    else None (use the NumPy code).  They are compiled for float32 and float64 only."""
+    if dtype is not None and np.dtype(dtype) not in _KERNEL_DTYPES:
+        return None
     if _override:
         wanted = _override[-1]
     else:
