@@ -25,6 +25,7 @@ block; ``fused.py`` copies it into its columns of dZ.  Making BLAS read those co
 from __future__ import annotations
 
 import numba
+import numpy as np
 from numba import njit
 
 numba_version = numba.__version__
@@ -198,3 +199,25 @@ def gru_backward_step(one, dout_t, dh_next, a, h_prev, gh_n, dh_t, carry, dgh, d
             hz[k] = da_z
             h_n[k] = da_n * r
             c_j[k] = dh * z
+
+
+def warm_up() -> None:
+    """Compile (or load from the cache) every kernel for float32 and float64 and run it once on a
+    tiny block, so that a numba that cannot compile them fails here, where ``jit.py`` falls back to
+    NumPy, and not in the middle of a training step."""
+    H, b, T = 2, 3, 2
+    tokens = np.zeros(b, np.int64)  # (b,)
+    for dtype in (np.float32, np.float64):
+        one, half = dtype(1), dtype(0.5)
+        block = lambda rows: np.full((rows, b), 0.25, dtype)  # noqa: E731 -- (rows, b)
+        gather_add(block(4 * H)[:, :1].copy(), tokens, block(4 * H), block(4 * H))
+        gather(block(3 * H)[:, :1].copy(), tokens, block(3 * H))
+        for relu in (False, True):
+            rnn_backward_step(one, relu, block(H), block(H), block(H), block(H), block(H))
+        lstm_cell_forward(half, block(4 * H), block(H), block(H))
+        lstm_backward_step(one, block(H), block(H), block(H), block(4 * H), block(H), block(H), block(H), block(4 * H))
+        gru_gates_in(block(3 * H), np.zeros((H, 1), dtype), block(3 * H), block(H))
+        gru_gates_mid(half, block(3 * H), block(H))
+        gru_hidden(block(3 * H), block(H), block(H))
+        gru_backward_step(one, block(H), block(H), block(3 * H), block(H), block(H), block(H), block(H), block(3 * H),
+                          np.zeros((3 * H, T * b), dtype), b)

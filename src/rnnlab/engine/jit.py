@@ -40,6 +40,8 @@ def _load() -> ModuleType | None:
         if "module" not in _loaded:
             try:
                 from . import _kernels  # imports numba (a few hundred ms, once)
+
+                _kernels.warm_up()  # compiles or loads every kernel; a failure here means NumPy
             except Exception as e:  # noqa: BLE001 -- numba missing, broken, or no cache locator: NumPy is the fallback
                 _loaded["module"], _loaded["error"] = None, f"{type(e).__name__}: {e}"
             else:
