@@ -209,7 +209,10 @@ def warm_up() -> None:
     tokens = np.zeros(b, np.int64)  # (b,)
     for dtype in (np.float32, np.float64):
         one, half = dtype(1), dtype(0.5)
-        block = lambda rows: np.full((rows, b), 0.25, dtype)  # noqa: E731 -- (rows, b)
+
+        def block(rows, dtype=dtype):
+            return np.full((rows, b), 0.25, dtype)  # (rows, b)
+
         gather_add(block(4 * H)[:, :1].copy(), tokens, block(4 * H), block(4 * H))
         gather(block(3 * H)[:, :1].copy(), tokens, block(3 * H))
         for relu in (False, True):
