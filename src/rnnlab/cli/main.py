@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "eval": "rnnlab.cli.eval",
     "experiment": "rnnlab.cli.experiment",
     "serve": "rnnlab.cli.serve",
+    "info": "rnnlab.cli.info",
 }
 
 

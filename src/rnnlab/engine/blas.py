@@ -76,6 +76,11 @@ def _openblas():
     return _api
 
 
+def controllable() -> bool:
+    """True if OpenBLAS's thread count can be read and set (the fast path's chunk threads need it)."""
+    return _openblas() is not None
+
+
 def threads() -> int:
     """OpenBLAS's thread count now (outside ``single_threaded``), or 1 if it cannot be controlled."""
     api = _openblas()

@@ -31,7 +31,8 @@ _loaded: dict[str, object] = {}  # "module": the kernels module or None, "error"
 _override: list[bool] = []  # innermost use_jit() setting last
 
 
-def _environment_allows() -> bool:
+def enabled_by_environment() -> bool:
+    """False when RNNLAB_JIT is 0, false, no or off."""
     return os.environ.get("RNNLAB_JIT", "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
@@ -63,7 +64,7 @@ def kernels(work: int | None = None, dtype=None) -> ModuleType | None:
     if _override:
         wanted = _override[-1]
     else:
-        wanted = _environment_allows() and (work is None or work >= MIN_WORK)
+        wanted = enabled_by_environment() and (work is None or work >= MIN_WORK)
     return _load() if wanted else None
 
 
