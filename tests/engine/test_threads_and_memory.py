@@ -1,7 +1,10 @@
 """The fast path's process-level helpers: BLAS thread control and glibc's freed-memory settings."""
 
+import json
+import os
 import platform
 import resource
+import subprocess
 import sys
 
 import numpy as np
@@ -65,3 +68,37 @@ def test_freed_blocks_are_reused_without_page_faults():
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
     assert b[-1] == 1.0
     assert faults < 100, f"{faults} page faults for a block that was freed and reused"
+
+
+SCIPY_FIRST = r"""
+import json, os
+import scipy.linalg  # SciPy's wheels carry a second OpenBLAS, loaded now, before the engine looks
+import numpy as np
+from threadpoolctl import threadpool_info
+from rnnlab.engine import blas
+
+def numpy_blas():
+    pools = [p for p in threadpool_info() if p["user_api"] == "blas"]
+    mine = [p for p in pools if "numpy" in p["filepath"]]
+    return mine[0]["num_threads"] if mine else None, len(pools)
+
+before, pools = numpy_blas()
+with blas.single_threaded():
+    inside, _ = numpy_blas()
+after, _ = numpy_blas()
+print(json.dumps({"before": before, "inside": inside, "after": after, "pools": pools}))
+"""
+
+
+def test_single_threaded_controls_numpys_openblas_when_scipy_loaded_its_own_first():
+    """With SciPy imported first (statsmodels, scikit-learn and numba all do), two OpenBLAS copies are
+    loaded; setting SciPy's to one thread left NumPy's at two under the chunk threads: 2x slower."""
+    pytest.importorskip("scipy")
+    pytest.importorskip("threadpoolctl")
+    out = subprocess.run([sys.executable, "-c", SCIPY_FIRST], capture_output=True, text=True, check=True,
+                         env={**os.environ, "OPENBLAS_NUM_THREADS": "2"}).stdout
+    r = json.loads(out.strip().splitlines()[-1])
+    if r["before"] is None:
+        pytest.skip("NumPy's OpenBLAS is not a wheel's copy here: threadpoolctl cannot tell which is NumPy's")
+    assert r["pools"] >= 2, r  # the situation under test: SciPy's copy is loaded too
+    assert (r["before"], r["inside"], r["after"]) == (2, 1, 2), r

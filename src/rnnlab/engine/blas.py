@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
+import re
 import threading
 from contextlib import contextmanager
 
@@ -37,19 +38,45 @@ _api: tuple | None | bool = False  # False: not looked up yet; None: no OpenBLAS
 
 
 def _candidate_paths() -> list[str]:
+    """OpenBLAS libraries that may be NumPy's, NumPy's own first.
+
+    A process can hold several OpenBLAS copies: SciPy's wheels carry their own (imported by
+    statsmodels, scikit-learn or numba), with the same unsuffixed symbol names.  Controlling the
+    wrong one leaves NumPy's multi-threaded under the chunk threads, and the fast path twice as
+    slow, so the library NumPy's wheel carries comes first, then loaded libraries that NumPy's core
+    extension names, then any other loaded OpenBLAS (a NumPy built against the system's).
+    """
+    root = os.path.dirname(os.path.dirname(np.__file__))  # site-packages
     paths = []
+    for pattern in ("numpy.libs/*openblas*", "numpy/.dylibs/*openblas*"):
+        paths += sorted(glob.glob(os.path.join(root, pattern)))
+    if paths:
+        return paths
+    loaded = []
     try:  # Linux: the libraries this process has actually loaded
         with open("/proc/self/maps") as maps:
             for line in maps:
                 path = line.rsplit(" ", 1)[-1].strip()
-                if "openblas" in os.path.basename(path).lower() and path not in paths:
-                    paths.append(path)
+                if "openblas" in os.path.basename(path).lower() and path not in loaded:
+                    loaded.append(path)
     except OSError:
         pass
-    root = os.path.dirname(os.path.dirname(np.__file__))  # site-packages
-    for pattern in ("numpy.libs/*openblas*", "numpy/.dylibs/*openblas*"):
-        paths += sorted(glob.glob(os.path.join(root, pattern)))
-    return paths
+    needed = _named_by_numpy()
+    return [p for p in loaded if os.path.basename(p) in needed] + [p for p in loaded if os.path.basename(p) not in needed]
+
+
+def _named_by_numpy() -> set[str]:
+    """The OpenBLAS file names that NumPy's core extension module links against (read from its binary)."""
+    try:
+        from numpy._core import _multiarray_umath as core
+    except ImportError:  # NumPy 1.x
+        from numpy.core import _multiarray_umath as core
+    try:
+        with open(core.__file__, "rb") as f:
+            data = f.read()
+    except OSError:
+        return set()
+    return {m.decode() for m in re.findall(rb"lib[\w.+-]*openblas[\w.+-]*\.(?:so[\w.]*|dylib|dll)", data)}
 
 
 def _load():
