@@ -167,7 +167,7 @@ def run(args) -> int:
 
         if not jit.available():
             console.print("[dim]tip: pip install 'rnnlab[fast]' (numba) compiles the engine's gate math: "
-                          "LSTM steps 2-18% faster (benchmarks/RESULTS.md)[/]")
+                          "LSTM steps 3-25% faster (benchmarks/RESULTS.md)[/]")
     try:
         with view, _blas_threads(args.threads):
             result = train_charlm(config, corpus.text, out, on_event=view.on_event, resume=args.resume,
