@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from importlib.metadata import version
@@ -23,6 +24,8 @@ def test_info_reports_the_versions_blas_threads_and_bundled_models(capsys, monke
     info = info_json(capsys)
     assert info["numpy"] == np.__version__
     assert info["blas"]["threads"] == blas.threads()
+    if blas.library_path() is not None and info["blas"]["library"] is not None:
+        assert os.path.realpath(info["blas"]["path"]) == os.path.realpath(blas.library_path())
     assert info["engine"]["chunk_threads_for_batch_64"] == len(fused.batch_spans(64))
     assert info["rnnlab"]["version"] and info["python"]["version"].startswith(f"{sys.version_info[0]}.")
     assert "default.safetensors" in info["models"] and info["models"]["default.safetensors"] > 1_000_000

@@ -40,18 +40,23 @@ def _version(distribution: str) -> str | None:
 
 
 def _blas() -> dict:
+    import os
+
     from rnnlab.engine import blas
 
+    path = blas.library_path()
     report = {"threads": blas.threads(), "controllable": blas.controllable()}
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
         return report | {"library": None}
-    for pool in threadpool_info():
-        if pool.get("user_api") == "blas":
-            return report | {"library": pool.get("internal_api"), "version": pool.get("version"),
-                             "kernel": pool.get("architecture"), "path": pool.get("filepath")}
-    return report | {"library": None}
+    pools = [pool for pool in threadpool_info() if pool.get("user_api") == "blas"]
+    # NumPy's own copy when several are loaded (SciPy's wheels carry another)
+    pools.sort(key=lambda pool: os.path.realpath(pool.get("filepath", "")) != os.path.realpath(path or ""))
+    for pool in pools:
+        return report | {"library": pool.get("internal_api"), "version": pool.get("version"),
+                         "kernel": pool.get("architecture"), "path": pool.get("filepath")}
+    return report | {"library": None, "path": path}
 
 
 def collect(check_jit: bool = False) -> dict:

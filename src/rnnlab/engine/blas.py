@@ -90,7 +90,7 @@ def _load():
             if get_fn is not None and set_fn is not None:
                 get_fn.restype, get_fn.argtypes = ctypes.c_int, []
                 set_fn.restype, set_fn.argtypes = None, [ctypes.c_int]
-                return get_fn, set_fn
+                return get_fn, set_fn, path
     return None
 
 
@@ -101,6 +101,12 @@ def _openblas():
             if _api is False:
                 _api = _load()
     return _api
+
+
+def library_path() -> str | None:
+    """The file of the OpenBLAS whose threads this module reads and sets (NumPy's), or None."""
+    api = _openblas()
+    return None if api is None else api[2]
 
 
 def controllable() -> bool:
