@@ -10,6 +10,7 @@ Usage::
     python benchmarks/engine_profile.py                          # every config, NumPy's BLAS threads
     python benchmarks/engine_profile.py --configs lstm-2x256 --threads 1
     python benchmarks/engine_profile.py --default-malloc         # see what the page faults cost
+    python benchmarks/engine_profile.py --jit off                # the NumPy gate math instead of the kernels
 
 Absolute times drift on shared machines; the shares are what to read.
 """
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from engine_vs_torch import CONFIGS, EngineStep, V
 
+from rnnlab.engine import jit
 from rnnlab.engine.fused import step_threads
 from rnnlab.engine.memory import keep_freed_memory
 from rnnlab.engine.output import softmax_output_loss
@@ -73,6 +75,8 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=None, help="BLAS threads (default: NumPy's)")
     ap.add_argument("--default-malloc", action="store_true", help="leave glibc's malloc settings alone")
+    ap.add_argument("--jit", choices=("on", "off"), default="on",
+                    help="the compiled gate kernels (engine/jit.py) when numba is installed, or the NumPy gate math")
     args = ap.parse_args(argv)
     names = args.configs.split(",")
     unknown = [n for n in names if n not in CONFIGS]
@@ -84,13 +88,17 @@ def main(argv=None) -> int:
 
         threadpool_limits(args.threads, user_api="blas")
     kept = False if args.default_malloc else keep_freed_memory()
-    print(f"glibc keep_freed_memory: {'on' if kept else 'off'}; BLAS threads: {args.threads or 'default'}")
+    with jit.use_jit(args.jit == "on"):
+        kernels = jit.status()
+    print(f"glibc keep_freed_memory: {'on' if kept else 'off'}; BLAS threads: {args.threads or 'default'}; "
+          f"gate kernels: {kernels}")
     rng = np.random.default_rng(1)
     for name in names:
         cfg = CONFIGS[name]
         x = rng.integers(0, V, size=(cfg.steps, cfg.batch))  # (T, B)
         targets = rng.integers(0, V, size=(cfg.steps, cfg.batch))  # (T, B)
-        r = profile(EngineStep(cfg, x, targets), args.steps, args.warmup)
+        with jit.use_jit(args.jit == "on"):
+            r = profile(EngineStep(cfg, x, targets), args.steps, args.warmup)
         total = sum(r["ms"].values())
         print(f"\n{name}  B={cfg.batch} T={cfg.steps}: {total:.1f} ms a step, {cfg.batch * cfg.steps / total * 1000:,.0f} "
               f"chars/s; {r['faults']:,.0f} page faults and {r['sys_ms']:.1f} ms of kernel CPU a step "
