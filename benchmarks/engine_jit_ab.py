@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from engine_vs_torch import CONFIGS, EngineStep, V, load_average
+from engine_vs_torch import CONFIGS, EngineStep, V, load_average, print_markdown_table
 
 from rnnlab.engine import blas, jit
 from rnnlab.engine.memory import keep_freed_memory
@@ -93,10 +93,8 @@ def main(argv=None) -> int:
         table.add_row(*row)
     console.print(table)
     if args.markdown:
-        print("\n| " + " | ".join(header) + " |")
-        print("|" + "|".join("---" if h == "config" else "---:" for h in header) + "|")
-        for row in rows:
-            print("| " + " | ".join(row) + " |")
+        print()
+        print_markdown_table(header, rows)
     return 0
 
 

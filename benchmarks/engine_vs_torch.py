@@ -354,6 +354,14 @@ HEADER = ["config", "B x T", "engine chars/s", "torch chars/s", "ratio", "best/b
           "spread e/t"]
 
 
+def print_markdown_table(header: list[str], rows: list[list[str]]) -> None:
+    """A table for RESULTS.md: the config column left-aligned, the numbers right-aligned."""
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" if h == "config" else "---:" for h in header) + "|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--configs", default=",".join(CONFIGS),
@@ -431,10 +439,7 @@ def main(argv=None) -> int:
         for line in lines:
             print(f"- {line}")
         print()
-        print("| " + " | ".join(HEADER) + " |")
-        print("|" + "|".join("---" if h == "config" else "---:" for h in HEADER) + "|")
-        for row in rows:
-            print("| " + " | ".join(row) + " |")
+        print_markdown_table(HEADER, rows)
     return 0
 
 
