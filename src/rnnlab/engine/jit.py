@@ -50,12 +50,6 @@ def _load() -> ModuleType | None:
         return _loaded["module"]  # type: ignore[return-value]
 
 
-def _kernels_module() -> ModuleType:
-    module = _load()
-    assert module is not None
-    return module
-
-
 def kernels(work: int | None = None, dtype=None) -> ModuleType | None:
     """The compiled kernels if they are to be used now for ``work`` = T * B * H values of ``dtype``,
     else None (use the NumPy code).  They are compiled for float32 and float64 only."""
@@ -79,7 +73,7 @@ def status() -> str:
         return f"off (numba not available: {_loaded.get('error')})"
     if kernels() is None:
         return "off (RNNLAB_JIT=0 or use_jit(False))"
-    return f"on (numba {_kernels_module().numba_version})"
+    return f"on (numba {_load().numba_version})"
 
 
 @contextmanager
