@@ -55,3 +55,12 @@ def test_info_does_not_import_numba_or_torch_unless_asked():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
     assert "bundled models" in out
+
+
+def test_the_printed_report_keeps_square_brackets(capsys, monkeypatch):
+    """rich would read "rnnlab[fast]" as markup and print "rnnlab": the hint must survive."""
+    from rnnlab.cli import info
+
+    monkeypatch.setattr(info, "_version", lambda name: None)  # nothing optional installed
+    assert main(["info"]) == 0
+    assert "pip install 'rnnlab[fast]'" in " ".join(capsys.readouterr().out.split())  # however rich wraps it

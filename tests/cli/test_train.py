@@ -79,3 +79,16 @@ def test_encoding_option_reads_other_encodings(tmp_path):
     (tmp_path / "latin.txt").write_bytes(("Café crème, ça va. " * 40).encode("latin-1"))
     assert main(["train", str(tmp_path / "latin.txt"), "--encoding", "latin-1", *FAST, "--steps", "2",
                  "--out", str(tmp_path / "o")]) == 0
+
+
+def test_without_numba_training_says_how_to_get_the_faster_kernels(tmp_path, capsys, monkeypatch):
+    from rnnlab.engine import jit
+
+    (tmp_path / "york.txt").write_text(TEXT, encoding="utf-8")
+    chatty = [a for a in FAST if a != "--quiet"]
+    monkeypatch.setattr(jit, "available", lambda: False)
+    assert main(["train", str(tmp_path / "york.txt"), *chatty, "--steps", "2", "--out", str(tmp_path / "a")]) == 0
+    assert "pip install 'rnnlab[fast]'" in capsys.readouterr().out
+    monkeypatch.setattr(jit, "available", lambda: True)
+    assert main(["train", str(tmp_path / "york.txt"), *chatty, "--steps", "2", "--out", str(tmp_path / "b")]) == 0
+    assert "rnnlab[fast]" not in capsys.readouterr().out

@@ -100,6 +100,7 @@ def run(args) -> int:
     import json
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     info = collect(check_jit=args.check_jit)
@@ -113,18 +114,18 @@ def run(args) -> int:
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("rnnlab", f"{info['rnnlab']['version']}  ({info['rnnlab']['location']})")
+    table.add_row("rnnlab", escape(f"{info['rnnlab']['version']}  ({info['rnnlab']['location']})"))
     table.add_row("Python", f"{info['python']['version']} ({info['python']['implementation']}), "
                             f"{info['platform']['system']} {info['platform']['machine']}, {info['platform']['cpus']} CPUs")
     table.add_row("NumPy", f"{info['numpy']}; BLAS {blas_line}; {b['threads']} thread(s)"
                            + ("" if b["controllable"] else " (thread count not controllable: chunk threads off)"))
     table.add_row("fast path", f"a batch of 64 runs as {info['engine']['chunk_threads_for_batch_64']} chunk thread(s)")
-    table.add_row("gate kernels", info["engine"]["jit"])
+    table.add_row("gate kernels", escape(info["engine"]["jit"]))  # escape: "rnnlab[fast]" is not markup
     for name, version in info["optional"].items():
         table.add_row(name, (version or "[dim]not installed[/]") + f"  [dim]{OPTIONAL[name]}[/]")
     models = ", ".join(f"{n} ({size / 1e6:.1f} MB)" for n, size in info["models"].items()) or "[red]none found[/]"
     table.add_row("bundled models", models)
     env = ", ".join(f"{k}={v}" for k, v in info["environment"].items() if v is not None) or "none of " + ", ".join(ENVIRONMENT)
-    table.add_row("environment", env)
+    table.add_row("environment", escape(env))
     console.print(table)
     return 0

@@ -166,8 +166,8 @@ def run(args) -> int:
         from rnnlab.engine import jit
 
         if not jit.available():
-            console.print("[dim]tip: pip install 'rnnlab[fast]' (numba) compiles the engine's gate math: "
-                          "LSTM steps 3-25% faster (benchmarks/RESULTS.md)[/]")
+            console.print("tip: pip install 'rnnlab[fast]' (numba) compiles the engine's gate math: "
+                          "LSTM steps 3-25% faster (benchmarks/RESULTS.md)", style="dim", markup=False)
     try:
         with view, _blas_threads(args.threads):
             result = train_charlm(config, corpus.text, out, on_event=view.on_event, resume=args.resume,
