@@ -92,3 +92,15 @@ def test_without_numba_training_says_how_to_get_the_faster_kernels(tmp_path, cap
     monkeypatch.setattr(jit, "available", lambda: True)
     assert main(["train", str(tmp_path / "york.txt"), *chatty, "--steps", "2", "--out", str(tmp_path / "b")]) == 0
     assert "rnnlab[fast]" not in capsys.readouterr().out
+
+
+def test_paths_with_square_brackets_are_printed_as_they_are(tmp_path, capsys):
+    """rich reads [x] as markup: a run folder named "[exp]" printed as "" before (and "[/x]" crashed)."""
+    (tmp_path / "[york].txt").write_text(TEXT, encoding="utf-8")
+    out_dir = tmp_path / "runs" / "[exp 1]"
+    chatty = [a for a in FAST if a != "--quiet"]
+    assert main(["train", str(tmp_path / "[york].txt"), *chatty, "--steps", "2", "--out", str(out_dir)]) == 0
+    printed = "".join(capsys.readouterr().out.split())  # rich wraps long paths anywhere
+    assert "[york].txt" in printed
+    assert (out_dir / "model.safetensors").exists()
+    assert "runs/[exp1]/model.safetensors" in printed  # the folder's space removed with the wrapping

@@ -54,6 +54,7 @@ def _run(args) -> int:
     import json
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from rnnlab.cli.forecast import _one_blas_thread
@@ -74,7 +75,7 @@ def _run(args) -> int:
         raise UserError(str(e)) from None
     train, val, test = data.subset(train_idx), data.subset(val_idx), data.subset(test_idx)
     counts = ", ".join(f"{c} {int((data.labels == i).sum())}" for i, c in enumerate(data.classes))
-    console.print(f"[bold]{args.data}[/]: {len(data)} texts ({counts}); train {len(train)}, validation {len(val)}, "
+    console.print(f"[bold]{escape(args.data)}[/]: {len(data)} texts ({counts}); train {len(train)}, validation {len(val)}, "
                   f"test {len(test)} (seed {args.seed})")
     config = ClassifierConfig(level=args.level, cell=args.cell, embed_size=args.embed, hidden_size=args.hidden,
                               pooling=args.pooling, dropout=args.dropout, lr=args.lr,
@@ -117,13 +118,13 @@ def _run(args) -> int:
     if args.out:
         model.save(args.out, half=args.half, data=str(args.data), seed=args.seed,
                    test_accuracy=results[0][2]["accuracy"], epochs=result.epochs)
-        console.print(f"model: {args.out}")
+        console.print(f"model: {escape(str(args.out))}")
     if args.json:
         payload = {"command": "rnnlab classify", "data": str(args.data), "seed": args.seed, "n_test": len(test),
                    "classes": data.classes, "results": [{"name": n, "val_accuracy": v, **m} for n, v, m in results]}
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(payload, f, indent=2)
-        console.print(f"numbers: {args.json}")
+        console.print(f"numbers: {escape(str(args.json))}")
     return 0
 
 

@@ -191,6 +191,7 @@ def run_memory(args, variants: list[Variant], lags: list[int]) -> int:
     from pathlib import Path
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from rnnlab.cli.main import UserError
@@ -240,7 +241,7 @@ def run_memory(args, variants: list[Variant], lags: list[int]) -> int:
     meta = {"command": "rnnlab experiment memory " + " ".join(_argv(args)), "results": results}
     out.with_suffix(".json").write_text(json.dumps(meta, indent=1))
     plot(results, variants, lags, out, title=f"{args.task}: {tasks[lags[-1]].describe()}")
-    console.print(f"plot: {out}   numbers: {out.with_suffix('.json')}")
+    console.print(f"plot: {escape(str(out))}   numbers: {escape(str(out.with_suffix('.json')))}")
     return 0
 
 

@@ -67,6 +67,7 @@ def _run(args, cells) -> int:
     import json
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from rnnlab.cli.main import UserError
@@ -93,7 +94,7 @@ def _run(args, cells) -> int:
         raise UserError(str(e)) from None
     configs = [ForecastConfig(cell=c, hidden_size=args.hidden, num_layers=args.layers, window=series.window, lr=args.lr)
                for c in cells]
-    console.print(f"[bold]{series.name}[/]: {series.length} steps x {len(series.columns)} column(s); "
+    console.print(f"[bold]{escape(series.name)}[/]: {series.length} steps x {len(series.columns)} column(s); "
                   f"train {split.n_fit}, validation {split.n_train - split.n_fit}, test tail {split.n_test}; "
                   f"{series.source}" + (f"; {series.filled} gaps filled" if series.filled else ""))
 
@@ -113,16 +114,16 @@ def _run(args, cells) -> int:
         raise UserError(str(e)) from None
     console.print(report_table(report))
     for note in report.notes:
-        console.print(f"note: {note}")
+        console.print(f"note: {escape(note)}")
     console.print(verdict(report))
     if args.plot != "none":
         path = args.plot or f"forecast-{series.name}.png"
         plot_report(report, path)
-        console.print(f"plot: {path}")
+        console.print(f"plot: {escape(str(path))}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(report.to_dict() | {"command": "rnnlab forecast", "seed": args.seed}, f, indent=2)
-        console.print(f"numbers: {args.json}")
+        console.print(f"numbers: {escape(str(args.json))}")
     return 0
 
 

@@ -49,6 +49,7 @@ def run(args) -> int:
     import json
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
@@ -65,7 +66,7 @@ def run(args) -> int:
         data = TaggingData.from_texts(load_texts(args.source, args.max_chars))
     except ValueError as e:
         raise UserError(str(e)) from None
-    console.print(f"[bold]{args.source}[/]: {len(data.train[0]) + len(data.val[0]) + len(data.test[0])} characters "
+    console.print(f"[bold]{escape(args.source)}[/]: {len(data.train[0]) + len(data.val[0]) + len(data.test[0])} characters "
                   f"without whitespace, {len(data.vocab)} distinct; test part: the last {len(data.test[0])}")
     progress = Progress(TextColumn("training {task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                         TextColumn("val acc {task.fields[acc]}"), TimeElapsedColumn(), console=console)
@@ -89,5 +90,5 @@ def run(args) -> int:
                    "n_test": len(data.test[0]), "rows": result["rows"]}
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(payload, f, indent=2)
-        console.print(f"numbers: {args.json}")
+        console.print(f"numbers: {escape(str(args.json))}")
     return 0

@@ -120,6 +120,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from rich.console import Console
+    from rich.markup import escape
 
     from rnnlab.cli.main import UserError
     from rnnlab.data import CorpusError, load_corpus
@@ -184,9 +185,10 @@ def run(args) -> int:
     if result.reason == "interrupted":
         print(f"rnnlab train: {result.message}\n  continue with: rnnlab train --resume {out}", file=sys.stderr)
         return 130
-    console.print(f"[bold green]done[/]: {result.message}")
+    console.print(f"[bold green]done[/]: {escape(result.message)}")
     console.print(f"  model      {result.model_path}\n  loss curve {Path(out) / 'loss.png'}\n"
-                  f"  metrics    {Path(out) / 'metrics.jsonl'}\n  try it     rnnlab generate {result.model_path}")
+                  f"  metrics    {Path(out) / 'metrics.jsonl'}\n  try it     rnnlab generate {result.model_path}",
+                  markup=False)
     return 0
 
 
@@ -247,12 +249,14 @@ class TrainView:
     def on_event(self, event: dict) -> None:
         kind = event["kind"]
         if kind == "start":
+            from rich.markup import escape
+
             c, corpus = event["config"], event.get("corpus", {})
             budget = f"{c['steps']} steps" if c["steps"] is not None else f"{c['minutes']:g} minutes"
             if c["steps"] is not None and c["minutes"] is not None:
                 budget = f"{c['steps']} steps or {c['minutes']:g} minutes"
             self.print(f"[bold]{'resuming' if event['resumed'] else 'training'}[/] a {c['cell'].upper()} "
-                       f"{c['num_layers']}x{c['hidden_size']} on {corpus.get('name')} ({corpus.get('chars', 0):,} "
+                       f"{c['num_layers']}x{c['hidden_size']} on {escape(str(corpus.get('name')))} ({corpus.get('chars', 0):,} "
                        f"characters, last {c['val_fraction']:.0%} for validation), batch {c['batch_size']} x "
                        f"window {c['seq_len']}, lr {c['lr']:g} ({c['schedule']}), budget {budget}")
         elif kind == "step" and self.progress is not None:

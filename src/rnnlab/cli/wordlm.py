@@ -30,6 +30,7 @@ def run(args) -> int:
     import math
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
@@ -59,7 +60,7 @@ def run(args) -> int:
             data = WordData.from_text(corpus.text, config)
         except (CorpusError, ValueError) as e:
             raise UserError(str(e)) from None
-        console.print(f"[bold]{args.source}[/]: {len(data.train)} training and {len(data.val)} validation words "
+        console.print(f"[bold]{escape(args.source)}[/]: {len(data.train)} training and {len(data.val)} validation words "
                       f"(last 10%), vocabulary {len(data.vocab)} (words seen < {args.min_count} times are <unk>: "
                       f"{data.unknown_rate:.1%} of validation)")
         progress = Progress(TextColumn("training {task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -81,7 +82,7 @@ def run(args) -> int:
                     "validation_nats_per_word": rows}
         if args.out:
             model.save(args.out, corpus=str(args.source), validation_nats_per_word=result.best_val)
-            console.print(f"model: {args.out}")
+            console.print(f"model: {escape(str(args.out))}")
     top = model.next_words(args.prompt, 10)
     table = Table(title=f"top-10 next words after {args.prompt!r}")
     table.add_column("word")
@@ -96,5 +97,5 @@ def run(args) -> int:
         payload |= {"prompt": args.prompt, "top10": top, "completion": words}
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(payload, f, indent=2)
-        console.print(f"numbers: {args.json}")
+        console.print(f"numbers: {escape(str(args.json))}")
     return 0
