@@ -86,6 +86,7 @@ def test_without_numba_training_says_how_to_get_the_faster_kernels(tmp_path, cap
 
     (tmp_path / "york.txt").write_text(TEXT, encoding="utf-8")
     chatty = [a for a in FAST if a != "--quiet"]
+    monkeypatch.delenv("RNNLAB_JIT", raising=False)
     monkeypatch.setattr(jit, "available", lambda: False)
     assert main(["train", str(tmp_path / "york.txt"), *chatty, "--steps", "2", "--out", str(tmp_path / "a")]) == 0
     assert "pip install 'rnnlab[fast]'" in capsys.readouterr().out

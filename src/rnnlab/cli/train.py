@@ -166,9 +166,12 @@ def run(args) -> int:
     if args.backend != "torch" and not args.quiet:
         from rnnlab.engine import jit
 
-        if not jit.available():
-            console.print("tip: pip install 'rnnlab[fast]' (numba) compiles the engine's gate math: "
-                          "LSTM steps 3-25% faster (benchmarks/RESULTS.md)", style="dim", markup=False)
+        if jit.enabled_by_environment():  # load them now, with a word: the first run compiles them (~6 s)
+            with console.status("loading the engine's compiled gate kernels (compiled on the first run)"):
+                ready = jit.available()
+            if not ready:
+                console.print("tip: pip install 'rnnlab[fast]' (numba) compiles the engine's gate math: "
+                              "LSTM steps 3-25% faster (benchmarks/RESULTS.md)", style="dim", markup=False)
     try:
         with view, _blas_threads(args.threads):
             result = train_charlm(config, corpus.text, out, on_event=view.on_event, resume=args.resume,
