@@ -85,13 +85,29 @@ def test_without_numba_training_says_how_to_get_the_faster_kernels(tmp_path, cap
     from rnnlab.engine import jit
 
     (tmp_path / "york.txt").write_text(TEXT, encoding="utf-8")
-    chatty = [a for a in FAST if a != "--quiet"]
+    # big enough for the kernels: T * B * H = 32 * 32 * 64 = jit.MIN_WORK
+    chatty = ["--preset", "tiny", "--hidden", "64", "--batch", "32", "--seq-len", "32", "--eval-every", "5"]
+    assert 32 * 32 * 64 >= jit.MIN_WORK
     monkeypatch.delenv("RNNLAB_JIT", raising=False)
     monkeypatch.setattr(jit, "available", lambda: False)
     assert main(["train", str(tmp_path / "york.txt"), *chatty, "--steps", "2", "--out", str(tmp_path / "a")]) == 0
     assert "pip install 'rnnlab[fast]'" in capsys.readouterr().out
     monkeypatch.setattr(jit, "available", lambda: True)
     assert main(["train", str(tmp_path / "york.txt"), *chatty, "--steps", "2", "--out", str(tmp_path / "b")]) == 0
+    assert "rnnlab[fast]" not in capsys.readouterr().out
+
+
+def test_a_run_too_small_for_the_kernels_does_not_load_them(tmp_path, capsys, monkeypatch):
+    """Loading numba costs ~1 s (~6 s on a fresh install); a run of T * B * H < jit.MIN_WORK never uses it."""
+    from rnnlab.engine import jit
+
+    (tmp_path / "york.txt").write_text(TEXT, encoding="utf-8")
+    chatty = [a for a in FAST if a != "--quiet"]  # 8 * 4 * 8
+    monkeypatch.delenv("RNNLAB_JIT", raising=False)
+    asked = []
+    monkeypatch.setattr(jit, "available", lambda: asked.append(1) or False)
+    assert main(["train", str(tmp_path / "york.txt"), *chatty, "--steps", "2", "--out", str(tmp_path / "a")]) == 0
+    assert asked == []
     assert "rnnlab[fast]" not in capsys.readouterr().out
 
 

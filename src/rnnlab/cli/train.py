@@ -166,7 +166,10 @@ def run(args) -> int:
     if args.backend != "torch" and not args.quiet:
         from rnnlab.engine import jit
 
-        if jit.enabled_by_environment():  # load them now, with a word: the first run compiles them (~6 s)
+        # A run big enough to use them loads them now, with a word: the first run compiles them (~6 s).
+        # (config is None on --resume: the saved one is read later, so load them to be sure.)
+        big = config is None or config.seq_len * config.batch_size * config.hidden_size >= jit.MIN_WORK
+        if jit.enabled_by_environment() and big:
             with console.status("loading the engine's compiled gate kernels (compiled on the first run)"):
                 ready = jit.available()
             if not ready:
