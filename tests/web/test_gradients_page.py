@@ -76,3 +76,18 @@ def test_gradient_check_shows_bptt_beside_finite_differences(section, artifacts)
     assert result.locator("tr").count() > 4
     page.locator("section#vanishing").screenshot(path=str(artifacts / "gradients-check-1280.png"))
     assert errors == []
+
+
+@pytest.mark.parametrize("plot_id", ["gradient-norms", "gradient-product"])
+def test_legend_and_axis_title_do_not_overlap(section, plot_id):
+    """The running-product plot's legend once sat on top of its 'time step t' axis title."""
+    page, _ = section
+    page.wait_for_function(f"() => document.querySelector('#{plot_id} .legend') !== null", timeout=20000)
+    boxes = page.evaluate(f"""() => {{
+        const box = (sel) => {{ const r = document.querySelector('#{plot_id} ' + sel).getBoundingClientRect();
+                               return [r.left, r.top, r.right, r.bottom]; }};
+        return {{ legend: box('.legend'), title: box('.xtitle') }}; }}""")
+    (l1, t1, r1, b1), (l2, t2, r2, b2) = boxes["legend"], boxes["title"]
+    assert b2 > t2 and r2 > l2 and b1 > t1, boxes  # both drawn
+    overlap = min(r1, r2) > max(l1, l2) and min(b1, b2) > max(t1, t2)
+    assert not overlap, boxes

@@ -150,8 +150,8 @@ function draw(state) {
     }
   }
   render(nodes.plot, { data: traces, layout: {
-    margin: { l: 75, r: 10, t: 10, b: 45 }, height: 320, legend: { orientation: "h", y: -0.2 },
-    xaxis: { title: { text: "time step t" }, gridcolor: GRID }, yaxis: { title: { text: "‖∂L/∂h_t‖" }, type: "log", gridcolor: GRID, exponentformat: "power" },
+    margin: { l: 75, r: 10, t: 30, b: 45 }, height: 340, legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" },
+    xaxis: { title: { text: "time step t" }, gridcolor: GRID }, yaxis: { title: { text: "‖∂L/∂h<sub>t</sub>‖" }, type: "log", gridcolor: GRID, exponentformat: "power" },
     font: { color: INK } } });
   drawWhy(data, state.gradCell);
 }
@@ -178,9 +178,10 @@ function drawWhy(data, cell) {
     el("p", { class: "help", text: explain + (c.exact_paths ? "" : " (With skip or attention on, the Jacobians describe the plain recurrence only; the gradient also takes the short paths.)") }));
   const x = c.product_to_end.map((_, t) => t + 1);
   render(nodes.product, { data: [
-    { x, y: c.product_to_end.map(finite), name: "‖∂h_T/∂h_t‖ (running product)", mode: "lines", line: { color: COLOUR[cell] } },
-    { x, y: c.jacobian_norms.map(finite), name: "‖∂h_t/∂h_{t−1}‖ (one step)", mode: "lines", line: { color: MUTED, dash: "dot" } },
-  ], layout: { margin: { l: 60, r: 10, t: 10, b: 40 }, height: 220, legend: { orientation: "h", y: -0.3 },
+    { x, y: c.product_to_end.map(finite), name: "‖∂h<sub>T</sub>/∂h<sub>t</sub>‖ (running product)", mode: "lines", line: { color: COLOUR[cell] } },
+    { x, y: c.jacobian_norms.map(finite), name: "‖∂h<sub>t</sub>/∂h<sub>t−1</sub>‖ (one step)", mode: "lines", line: { color: MUTED, dash: "dot" } },
+  ], layout: { margin: { l: 60, r: 10, t: 30, b: 40 }, height: 240,
+    legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" }, // above the plot: below, it ran into the axis title
     xaxis: { title: { text: "time step t" }, gridcolor: GRID }, yaxis: { type: "log", gridcolor: GRID, exponentformat: "power" } } });
 }
 
