@@ -9,6 +9,7 @@ def test_options_list_cells_limits_and_defaults(bare_client):
     data = bare_client.get("/api/gradients/options").json()
     assert data["cells"] == ["rnn", "lstm", "gru"]
     assert data["limits"]["seq_len"] == [2, 200] and data["limits"]["time_skip"] == [0, 50]
+    assert data["limits"]["forget_bias"] == [0, 5] and data["defaults"]["forget_bias"] == 0
     assert data["check_limits"] == {"seq_len": 30, "hidden_size": 16}
     assert data["defaults"]["seq_len"] == 50
 
@@ -52,6 +53,7 @@ def test_gradient_check_shows_both_gradients_and_passes(bare_client, cell):
         ("/api/gradients/norms", {"hidden_size": 1}, "hidden_size must be between 2 and 64"),
         ("/api/gradients/norms", {"recurrent_scale": 9}, "recurrent_scale must be between 0.0 and 4.0"),
         ("/api/gradients/norms", {"clip_threshold": 0}, "clip_threshold must be between 0.01 and 100.0"),
+        ("/api/gradients/norms", {"forget_bias": 7}, "forget_bias must be between 0.0 and 5.0"),
         ("/api/gradients/norms", {"seq_len": 8, "time_skip": 8}, "time_skip must be smaller than seq_len"),
         ("/api/gradients/norms", {"attention": "cosine"}, "attention"),
         ("/api/gradients/norms", {"cell": "rnn"}, "cell"),

@@ -53,6 +53,19 @@ def test_recurrent_scale_multiplies_w_hh():
     np.testing.assert_allclose(b, 2.5 * a)
 
 
+def test_forget_gate_bias_opens_the_lstm_cell_path_and_touches_no_other_cell():
+    base = gradient_curves(LabSpec(seq_len=50))["cells"]
+    opened = gradient_curves(LabSpec(seq_len=50, forget_bias=2.0))["cells"]
+    assert opened["lstm"]["ratio"] > 1e6 * base["lstm"]["ratio"]  # measured 2.1e-3 against 2.3e-12
+    assert opened["lstm"]["factor_means"]["forget"] > 0.8 > base["lstm"]["factor_means"]["forget"]
+    for cell in ("rnn", "gru"):
+        assert opened[cell]["norms"] == base[cell]["norms"]
+    a = build_model(LabSpec(), "lstm").params["rnn.bias_ih_l0"]
+    b = build_model(LabSpec(forget_bias=2.0), "lstm").params["rnn.bias_ih_l0"]
+    H = LabSpec().hidden_size
+    np.testing.assert_allclose(b - a, np.r_[np.zeros(H), 2.0 * np.ones(H), np.zeros(2 * H)])  # gates i f g o
+
+
 @pytest.mark.parametrize("cell", CELLS)
 def test_gradient_check_agrees_with_finite_differences(cell):
     report = gradient_check(LabSpec(seq_len=12, hidden_size=6, time_skip=3, attention="additive"), cell)
@@ -85,6 +98,8 @@ def test_gradient_check_catches_a_wrong_gradient(monkeypatch):
         ({"seq_len": 1}, "seq_len must be between 2 and 200"),
         ({"hidden_size": 100}, "hidden_size must be between 2 and 64"),
         ({"recurrent_scale": -1.0}, "recurrent_scale must be"),
+        ({"forget_bias": 6.0}, "forget_bias must be between 0 and 5"),
+        ({"forget_bias": float("nan")}, "forget_bias must be between 0 and 5"),
         ({"init": "he"}, "init must be one of"),
         ({"attention": "cosine"}, "attention must be none, dot or additive"),
         ({"clip": "max"}, "clip must be one of"),

@@ -52,6 +52,29 @@ def test_three_cells_are_drawn_and_the_tanh_rnn_gradient_vanishes(section, artif
     assert errors == []
 
 
+def test_remedies_table_shows_the_forget_gate_bias_opening_the_lstm_path(section):
+    page, _ = section
+    table = page.get_by_test_id("gradient-remedies")
+    table.locator("table").wait_for(timeout=30000)
+    rows = {r.locator("th").inner_text(): r.locator("td").all_inner_texts() for r in table.locator("tr").all()[1:]}
+    ratio = lambda text: float(text.removeprefix("ratio "))  # noqa: E731
+    as_initialized = rows["Gating (LSTM), as initialized"]
+    opened = rows["Gating (LSTM), forget-gate bias +2"]
+    assert as_initialized[0] == opened[0]  # the same tanh RNN before
+    assert ratio(opened[1]) > 1e6 * ratio(as_initialized[1])
+
+
+def test_forget_gate_bias_slider_lifts_the_lstm_curve_only(section):
+    page, _ = section
+    before = {c["name"]: c["first"] for c in curves(page)}
+    set_range(page, "gradient-forget-bias", 3)
+    wait_for_curves(page, f"d[1].y[0] > 100 * {before['LSTM']}")
+    after = {c["name"]: c["first"] for c in curves(page)}
+    assert after["Vanilla RNN"] == before["Vanilla RNN"] and after["GRU"] == before["GRU"]
+    set_range(page, "gradient-forget-bias", 0)
+    wait_for_curves(page, f"d[1].y[0] === {before['LSTM']}")
+
+
 def test_sequence_length_scale_and_clipping_change_the_curves(section):
     page, _ = section
     set_range(page, "gradient-seq-len", 30)

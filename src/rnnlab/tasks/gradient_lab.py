@@ -1,7 +1,8 @@
 """The numbers of the page's "Vanishing Gradient Problem" section: RNN, LSTM and GRU side by side.
 
 ``gradient_curves(spec)`` builds the three cells with the same seed and the same settings (sequence
-length, hidden size, recurrent scale, activation, initialization, skip across time, attention), feeds
+length, hidden size, recurrent scale, activation, initialization, skip across time, attention; the
+LSTM's forget-gate bias), feeds
 them the same batch of remember-the-first-symbol sequences (``data.memory_tasks``: the answer at the
 last step depends on the first), and reports for each cell:
 
@@ -39,6 +40,7 @@ SEQ_LEN_RANGE = (2, 200)
 HIDDEN_RANGE = (2, 64)
 CHECK_SEQ_LEN_MAX = 30
 CHECK_HIDDEN_MAX = 16
+FORGET_BIAS_MAX = 5.0  # sigmoid(5) = 0.993: the cell path all but open
 BATCH = 8  # sequences averaged in the curves
 
 
@@ -49,6 +51,7 @@ class LabSpec:
     seq_len: int = 50  # T
     hidden_size: int = 16  # H
     recurrent_scale: float = 1.0  # W_hh multiplied by this after initialization
+    forget_bias: float = 0.0  # LSTM: added to the forget gate's bias after initialization (opens the cell path)
     activation: str = "tanh"  # vanilla RNN only
     init: str = "pytorch"
     clip: str = "none"  # "none" | "norm" | "value"
@@ -66,6 +69,8 @@ class LabSpec:
             raise ValueError(f"hidden_size must be between {lo} and {hi}, got {self.hidden_size}")
         if not (math.isfinite(self.recurrent_scale) and self.recurrent_scale >= 0):
             raise ValueError(f"recurrent_scale must be a finite number >= 0, got {self.recurrent_scale}")
+        if not (math.isfinite(self.forget_bias) and 0 <= self.forget_bias <= FORGET_BIAS_MAX):
+            raise ValueError(f"forget_bias must be between 0 and {FORGET_BIAS_MAX:g}, got {self.forget_bias}")
         if self.init not in INIT_SCHEMES:
             raise ValueError(f"init must be one of {INIT_SCHEMES}, got {self.init!r}")
         if self.attention not in ("none", "dot", "additive"):
@@ -89,6 +94,9 @@ def build_model(spec: LabSpec, cell: str, dtype=np.float64) -> MemoryModel:
     model = MemoryModel(task, spec.model_config(cell), rng=np.random.default_rng(spec.seed), dtype=dtype,
                         init=spec.init)
     model.params["rnn.weight_hh_l0"] *= spec.recurrent_scale
+    if cell == "lstm":  # gates i, f, g, o: the forget gate's rows are H..2H
+        H = spec.hidden_size
+        model.params["rnn.bias_ih_l0"][H : 2 * H] += spec.forget_bias
     return model
 
 

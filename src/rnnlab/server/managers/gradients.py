@@ -15,7 +15,7 @@ from ..schemas.limits import RANGES
 
 memory_sequences.register()  # the memory tasks become a Sequence Type of the visualizer too
 
-LIMIT_FIELDS = ("seq_len", "hidden_size", "recurrent_scale", "clip_threshold", "time_skip", "seed")
+LIMIT_FIELDS = ("seq_len", "hidden_size", "recurrent_scale", "forget_bias", "clip_threshold", "time_skip", "seed")
 
 
 def options() -> dict:

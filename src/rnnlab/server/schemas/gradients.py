@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ...tasks.gradient_lab import CHECK_HIDDEN_MAX, CHECK_SEQ_LEN_MAX, SEQ_LEN_RANGE
+from ...tasks.gradient_lab import CHECK_HIDDEN_MAX, CHECK_SEQ_LEN_MAX, FORGET_BIAS_MAX, SEQ_LEN_RANGE
 from .limits import HIDDEN_MAX, HIDDEN_MIN, RECURRENT_SCALE_MAX, SEED_MAX, bounded
 
 Strict = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -23,6 +23,8 @@ class GradientControls(BaseModel):
     hidden_size: int = bounded("hidden_size", HIDDEN_MIN, HIDDEN_MAX, 16, "hidden units H")
     recurrent_scale: float = bounded("recurrent_scale", 0.0, RECURRENT_SCALE_MAX, 1.0,
                                      "W_hh is multiplied by this after initialization")
+    forget_bias: float = bounded("forget_bias", 0.0, FORGET_BIAS_MAX, 0.0,
+                                 "LSTM: added to the forget gate's bias after initialization")
     activation: Literal["tanh", "relu"] = Field("tanh", description="nonlinearity of the vanilla RNN")
     init: Literal["pytorch", "xavier", "orthogonal", "identity"] = "pytorch"
     clip: Literal["none", "norm", "value"] = Field("none", description="gradient clipping by global norm or value")

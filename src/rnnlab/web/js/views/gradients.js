@@ -17,7 +17,8 @@ const FACTOR_LABEL = {
 };
 // Each remedy: what it changes, measured as ||dL/dh_1|| / ||dL/dh_T|| (or the update norm for clipping).
 const REMEDIES = [
-  { name: "Gating (LSTM)", cell: "lstm", before: {}, after: {}, beforeCell: "rnn" },
+  { name: "Gating (LSTM), as initialized", cell: "lstm", before: {}, after: {}, beforeCell: "rnn" },
+  { name: "Gating (LSTM), forget-gate bias +2", cell: "lstm", before: {}, after: { forget_bias: 2 }, beforeCell: "rnn" },
   { name: "Identity init + ReLU (IRNN)", cell: "rnn", before: {}, after: { init: "identity", activation: "relu" } },
   { name: "Orthogonal init", cell: "rnn", before: {}, after: { init: "orthogonal" } },
   { name: "Skip across time (K = 10)", cell: "rnn", before: {}, after: { time_skip: 10 } },
@@ -87,6 +88,9 @@ function build(root, options) {
         label: "Sequence length T", onChange: (v) => set({ seq_len: v, time_skip: Math.min(ctx.store.get().gradControls.time_skip, v - 1) }) }),
       slider({ min: 0, max: lim.recurrent_scale[1], step: 0.05, value: d.recurrent_scale, testid: "gradient-scale",
         label: "Recurrent scale (× W_hh)", digits: 2, onChange: (v) => set({ recurrent_scale: v }) }),
+      slider({ min: 0, max: lim.forget_bias[1], step: 0.5, value: d.forget_bias, testid: "gradient-forget-bias",
+        label: "Forget-gate bias (LSTM)", digits: 1, onChange: (v) => set({ forget_bias: v }) }),
+      el("p", { class: "help", text: "Added to the forget gate's bias. The cell path keeps f = σ(bias + …) of its gradient each step: σ(0) = 0.5, σ(2) = 0.88." }),
       field("Activation (vanilla RNN)", select([["tanh", "tanh"], ["relu", "ReLU"]], d.activation,
         { "data-testid": "gradient-activation" }, (v) => set({ activation: v }))),
       field("Initialization", select([["pytorch", "PyTorch default"], ["xavier", "Xavier"], ["orthogonal", "Orthogonal"],
