@@ -95,10 +95,17 @@ def test_label_compares_the_tagger_with_lookup_tables(tmp_path, capsys):
     path = tmp_path / "text.txt"
     path.write_text("\n".join(" ".join(rng.choice(words, size=10)) for _ in range(60)), encoding="utf-8")
     numbers = tmp_path / "l.json"
-    assert main(["label", str(path), "--steps", "60", "--hidden", "16", "--json", str(numbers)]) == 0
+    saved = tmp_path / "seg.safetensors"
+    assert main(["label", str(path), "--steps", "60", "--hidden", "16", "--json", str(numbers), "--out", str(saved),
+                 "--half"]) == 0
     out = capsys.readouterr().out
     assert "trigram lookup" in out and "re-segmented" in out
     assert set(json.loads(numbers.read_text())["rows"]) == {"GRU tagger", "majority tag", "bigram lookup", "trigram lookup"}
+    from rnnlab.tasks.labelling import load_tagger
+
+    tagger = load_tagger(saved)
+    assert tagger.model.config.hidden_size == 16 and tagger.meta["steps"] == 60
+    assert tagger.model.params["head.weight"].dtype == np.float32  # stored as float16, read back as float32
 
 
 def test_wordlm_trains_shows_top10_and_completes(tmp_path, capsys):

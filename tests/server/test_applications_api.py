@@ -119,3 +119,34 @@ def test_sentiment_gives_the_probabilities_after_each_word(tmp_path):
 def test_a_sample_text_is_offered_that_exists_wherever_python_does(app_client):
     body = app_client.get("/api/applications/lm/sample").json()
     assert 10_000 < len(body["text"]) <= 50_000 and "pydoc" in body["name"]
+
+
+def test_word_boundaries_need_an_installed_segmenter(tmp_path):
+    app = create_app(Settings(default_model=None))
+    app.state.applications = ApplicationsManager(segmenter_path=tmp_path / "missing.safetensors")
+    with TestClient(app) as client:
+        assert client.get("/api/applications/options").json()["segment"]["available"] is False
+        res = client.post("/api/applications/segment", json={"text": "a fine film"})
+        assert res.status_code == 404 and "rnnlab label" in res.json()["message"]
+
+
+def test_word_boundaries_come_back_for_every_character_with_the_score_on_the_typed_text(tmp_path):
+    from rnnlab.tasks.labelling import SequenceTagger, TaggerConfig, save_tagger
+
+    vocab = WordVocab(["<pad>", "<unk>", *"afinelm"])
+    model = SequenceTagger(TaggerConfig(embed_size=4, hidden_size=4), len(vocab), rng=np.random.default_rng(0))
+    save_tagger(tmp_path / "seg.safetensors", model, vocab, half=True,
+                test={"GRU tagger": {"accuracy": 0.95, "boundary_f1": 0.88, "precision": 0.9, "recall": 0.86}})
+    app = create_app(Settings(default_model=None))
+    app.state.applications = ApplicationsManager(segmenter_path=tmp_path / "seg.safetensors")
+    with TestClient(app) as client:
+        options = client.get("/api/applications/options").json()["segment"]
+        assert options["available"] is True and options["max_chars"] == 2000
+        body = client.post("/api/applications/segment", json={"text": "A fine film"}).json()
+        assert "".join(body["chars"]) == "Afinefilm" and body["truth"] == [0, 1, 0, 0, 0, 1, 0, 0, 0]
+        assert len(body["p_boundary"]) == len(body["predicted"]) == 9 and body["unknown"] == ["A"]
+        assert body["segmented"].replace(" ", "") == "Afinefilm" and 0 <= body["metrics"]["accuracy"] <= 1
+        assert body["test"] == {"GRU tagger": {"accuracy": 0.95, "boundary_f1": 0.88}} and body["cell"] == "GRU"
+        for text, message in (("   ", "no characters besides whitespace"), ("x" * 2001, "at most 2000 characters")):
+            res = client.post("/api/applications/segment", json={"text": text})
+            assert res.status_code == 422 and message in res.json()["message"], res.json()

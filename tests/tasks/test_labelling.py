@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from rnnlab.engine import numerical_gradient, relative_error
 from rnnlab.tasks.labelling import (
@@ -13,8 +14,13 @@ from rnnlab.tasks.labelling import (
     boundary_tags,
     compare_taggers,
     insert_boundaries,
+    load_tagger,
+    save_tagger,
+    segment,
     tagging_metrics,
+    train_tagger,
 )
+from rnnlab.io.checkpoint import CheckpointError, save_checkpoint
 
 
 def test_tags_mark_the_characters_that_follow_whitespace():
@@ -61,3 +67,57 @@ def test_the_tagger_beats_the_lookup_tables_on_text_with_long_words():
     rows = result["rows"]
     assert rows["GRU tagger"]["accuracy"] > 0.97
     assert rows["GRU tagger"]["boundary_f1"] > rows["trigram lookup"]["boundary_f1"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A small GRU tagger trained on a few words, saved (float16) and loaded back."""
+    rng = np.random.default_rng(1)
+    words = ["recurrent", "network", "state", "gradient", "hidden", "sequence", "time", "step"]
+    data = TaggingData.from_texts([" ".join(rng.choice(words, size=12)) for _ in range(150)])
+    result = train_tagger(data, TaggerConfig(embed_size=8, hidden_size=24, seq_len=32, lr=1e-2), max_steps=300,
+                          eval_every=100, seed=0)
+    path = tmp_path_factory.mktemp("tagger") / "seg.safetensors"
+    save_tagger(path, result.model, data.vocab, half=True, note="test")
+    return result.model, data.vocab, path
+
+
+def test_saved_tagger_loads_back_with_its_vocabulary_and_the_same_predictions(trained):
+    model, vocab, path = trained
+    tagger = load_tagger(path)
+    assert tagger.vocab.words == vocab.words and tagger.meta["note"] == "test"
+    assert tagger.model.config == model.config
+    ids = vocab.encode(list("hiddenstatetimestep"))
+    np.testing.assert_allclose(tagger.model.predict_stream(ids), model.predict_stream(ids), atol=2e-2)  # float16 weights
+
+
+def test_segment_puts_the_spaces_back_and_scores_against_the_ones_that_were_there(trained):
+    tagger = load_tagger(trained[2])
+    r = segment(tagger, "  hidden state\tgradient time  ")
+    assert "".join(r["chars"]) == "hiddenstategradienttime"
+    assert r["truth"] == boundary_tags("hidden state gradient time")[1].tolist()
+    assert r["segmented"] == "hidden state gradient time"  # the words it was trained on
+    assert r["metrics"]["accuracy"] == 1.0 and r["metrics"]["boundary_f1"] == 1.0
+    assert len(r["p_boundary"]) == len(r["chars"]) and all(0 <= p <= 1 for p in r["p_boundary"])
+    assert r["predicted"][0] == 0 and r["unknown"] == []
+    assert segment(tagger, "state Q!")["unknown"] == ["!", "Q"]  # read as <unk>, reported
+
+
+@pytest.mark.parametrize("text,message", [("", "no characters besides whitespace"), (" \n\t ", "no characters"),
+                                          ("x" * 2001, "at most 2000"), (b"bytes", "must be a string")])
+def test_segment_refuses_bad_text_clearly(trained, text, message):
+    with pytest.raises(ValueError, match=message):
+        segment(load_tagger(trained[2]), text)
+
+
+def test_loading_a_foreign_or_mismatched_checkpoint_is_a_clear_error(trained, tmp_path):
+    other = tmp_path / "other.safetensors"
+    save_checkpoint(other, {"w": np.zeros(2, np.float32)}, {"format": "rnnlab.classifier/1"})
+    with pytest.raises(CheckpointError, match="not a tagger checkpoint"):
+        load_tagger(other)
+    tagger = load_tagger(trained[2])
+    bad = dict(tagger.model.params, **{"head.bias": np.zeros(3, np.float32)})
+    broken = tmp_path / "broken.safetensors"
+    save_checkpoint(broken, bad, tagger.meta)
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_tagger(broken)

@@ -1,5 +1,6 @@
 """Section 6 in a real browser: train a language model on the page's text and generate with it, forecast a
-series against the baselines, and watch the sentiment of a typed sentence form word by word."""
+series against the baselines, watch the sentiment of a typed sentence form word by word, and see a text's
+spaces put back by a tagger."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def section(browser, server_url):
 def test_every_hook_is_on_the_page(section):
     page, errors = section
     for hook in ("app-lm-text", "app-lm-train", "app-lm-loss", "app-ts-dataset", "app-ts-train", "app-ts-forecast",
-                 "app-cls-input", "app-cls-result"):
+                 "app-cls-input", "app-cls-result", "app-seg-input", "app-seg-result"):
         assert page.get_by_test_id(hook).count() == 1, hook
     assert errors == []
 
@@ -75,6 +76,33 @@ def test_the_sentiment_of_a_typed_sentence_forms_word_by_word(section, artifacts
     page.wait_for_function("""() => document.querySelector('[data-testid=app-cls-result]').innerText.includes('fresh')""",
                            timeout=20000)
     page.locator("#app-cls").screenshot(path=str(artifacts / "applications-sentiment-1280.png"))
+    assert errors == []
+
+
+def test_a_typed_text_loses_its_spaces_and_the_network_puts_them_back(section, artifacts):
+    page, errors = section
+    result = page.get_by_test_id("app-seg-result")
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=app-seg-chars] .app-char').length > 0",
+                           timeout=20000)
+    box = page.get_by_test_id("app-seg-input")
+    box.fill("The film is funny and the story is good.")
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=app-seg-chars] .app-char').length === 32",
+                           timeout=20000)
+    chars = page.locator("[data-testid=app-seg-chars] .app-char")
+    assert "".join(chars.all_inner_texts()) == "Thefilmisfunnyandthestoryisgood."
+    segmented = page.get_by_test_id("app-seg-text").inner_text()
+    assert segmented.replace(" ", "") == "Thefilmisfunnyandthestoryisgood." and segmented.count(" ") >= 5
+    # the bars are where the network starts a word: as many as the spaces it put back
+    assert page.locator("[data-testid=app-seg-chars] .app-char.cut").count() == segmented.count(" ")
+    text = result.inner_text()
+    assert "of 32 characters tagged right" in text and "held-out review text" in text
+    box.fill("   ")
+    page.wait_for_function("() => document.querySelector('[data-testid=app-seg-result]').innerText.includes('Type a text')",
+                           timeout=20000)
+    box.fill("A charming and funny film that never forgets its heart.")
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=app-seg-chars] .app-char').length === 46",
+                           timeout=20000)
+    page.locator("#app-seg").screenshot(path=str(artifacts / "applications-labelling-1280.png"))
     assert errors == []
 
 

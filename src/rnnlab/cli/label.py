@@ -20,6 +20,9 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--max-chars", type=int, default=2_000_000, help="use at most this many characters (default: 2,000,000)")
     p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
+    p.add_argument("--out", metavar="PATH", default=None,
+                   help="save the trained tagger here (safetensors; the web page's is models/segmenter.safetensors)")
+    p.add_argument("--half", action="store_true", help="with --out: store the weights as float16 (half the file)")
 
 
 def load_texts(source: str, max_chars: int) -> list[str]:
@@ -55,7 +58,7 @@ def run(args) -> int:
 
     from rnnlab.cli.forecast import _one_blas_thread
     from rnnlab.cli.main import UserError
-    from rnnlab.tasks.labelling import TaggerConfig, TaggingData, compare_taggers, insert_boundaries
+    from rnnlab.tasks.labelling import TaggerConfig, TaggingData, compare_taggers, insert_boundaries, save_tagger
 
     if not 1 <= args.hidden <= 512:
         raise UserError(f"--hidden must be between 1 and 512, got {args.hidden}")
@@ -85,6 +88,10 @@ def run(args) -> int:
     console.print(f"network: {train.steps} steps in {train.seconds:.0f}s, best validation accuracy {train.best_val_accuracy:.4f}")
     console.print("[bold]test text re-segmented by the network:[/]")
     console.print(insert_boundaries(data.test_chars[:400], result["predicted"][:400]), markup=False)
+    if args.out:
+        save_tagger(args.out, train.model, data.vocab, half=args.half, source=args.source, seed=args.seed,
+                    steps=train.steps, test=result["rows"])
+        console.print(f"tagger saved: {args.out}", markup=False)
     if args.json:
         payload = {"command": "rnnlab label", "source": args.source, "seed": args.seed, "steps": train.steps,
                    "n_test": len(data.test[0]), "rows": result["rows"]}

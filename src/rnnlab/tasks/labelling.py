@@ -13,6 +13,11 @@ and everything before it, never what follows. Baselines with the same view: the 
 and lookup tables of the most frequent tag after each character bigram (c_{t-1}, c_t) and
 trigram (c_{t-2}, c_{t-1}, c_t) in the training part (backing off to shorter contexts).
 Metrics: per-step accuracy and the F1 of the boundary tag.
+
+A trained tagger saves as safetensors with its configuration and character vocabulary in the
+metadata (``save_tagger``, ``load_tagger``); ``segment(tagger, text)`` takes the spaces out of any
+text, puts them back with the network and scores it against the spaces that were there (the web
+page's sequence-labelling panel, with the bundled ``models/segmenter.safetensors``).
 Proved by ``tests/tasks/test_labelling.py``.
 """
 
@@ -22,11 +27,12 @@ import copy
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from ..data.words import WordVocab
+from ..io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..engine import (
     Adam,
     Recurrent,
@@ -42,6 +48,8 @@ from ..engine import (
 from ..engine.embedding import embedding_backward, embedding_forward, embedding_init
 
 TAGS = ("inside", "boundary")
+FORMAT = "rnnlab.tagger/1"
+SEGMENT_MAX_CHARS = 2000  # segment(): longer texts are refused (the server's limit too)
 
 
 def boundary_tags(text: str) -> tuple[str, np.ndarray]:
@@ -101,14 +109,21 @@ class SequenceTagger:
     """Embedding -> RNN -> per-step linear head (``embed.weight``, ``rnn.*``, ``head.*``)."""
 
     def __init__(self, config: TaggerConfig, vocab_size: int, num_tags: int = 2, *,
-                 rng: np.random.Generator | None = None, dtype=np.float32):
-        rng = np.random.default_rng(0) if rng is None else rng
+                 rng: np.random.Generator | None = None, dtype=np.float32, params: dict[str, np.ndarray] | None = None):
         self.config = config
         rcfg = RecurrentConfig(config.cell, config.embed_size, config.hidden_size)
-        body = Recurrent(rcfg, rng=rng, dtype=dtype).params
-        weight, bias = linear_init(config.hidden_size, num_tags, rng, dtype)
-        self.params = ({"embed.weight": (embedding_init(vocab_size, config.embed_size, rng, np.float64) * 0.1).astype(dtype)}
-                       | {f"rnn.{k}": v for k, v in body.items()} | {"head.weight": weight, "head.bias": bias})
+        if params is None:
+            rng = np.random.default_rng(0) if rng is None else rng
+            body = Recurrent(rcfg, rng=rng, dtype=dtype).params
+            weight, bias = linear_init(config.hidden_size, num_tags, rng, dtype)
+            params = ({"embed.weight": (embedding_init(vocab_size, config.embed_size, rng, np.float64) * 0.1).astype(dtype)}
+                      | {f"rnn.{k}": v for k, v in body.items()} | {"head.weight": weight, "head.bias": bias})
+        want = {"embed.weight": (vocab_size, config.embed_size), "head.weight": (num_tags, config.hidden_size),
+                "head.bias": (num_tags,)} | {f"rnn.{k}": v for k, v in rcfg.param_shapes().items()}
+        got = {k: tuple(v.shape) for k, v in params.items()}
+        if got != want:
+            raise ValueError(f"tagger parameters do not match its configuration: expected {want}, got {got}")
+        self.params = params
         self.rnn = Recurrent(rcfg, {k[4:]: v for k, v in self.params.items() if k.startswith("rnn.")})
 
     def forward(self, x: np.ndarray, state: State | None = None):
@@ -148,6 +163,62 @@ def tagging_metrics(tags: np.ndarray, predicted: np.ndarray) -> dict:
     recall = tp / max(1, int((tags == 1).sum()))
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {"accuracy": float((predicted == tags).mean()), "boundary_f1": f1, "precision": precision, "recall": recall}
+
+
+# ---- files and use ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Tagger:
+    """A trained tagger with its character vocabulary (what ``load_tagger`` returns)."""
+
+    model: SequenceTagger
+    vocab: WordVocab
+    meta: dict
+
+
+def save_tagger(path, model: SequenceTagger, vocab: WordVocab, half: bool = False, **extra) -> None:
+    """safetensors (atomic); the configuration and the vocabulary in the metadata.  ``half``: float16 weights."""
+    meta = {"format": FORMAT, "config": asdict(model.config), "vocab": vocab.words, "tags": list(TAGS)} | extra
+    tensors = {k: v.astype(np.float16) for k, v in model.params.items()} if half else model.params
+    save_checkpoint(path, tensors, meta)
+
+
+def load_tagger(path) -> Tagger:
+    tensors, meta = load_checkpoint(path)
+    if not meta or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a tagger checkpoint (format {meta and meta.get('format')!r})")
+    try:
+        config = TaggerConfig(**meta["config"])
+        vocab = WordVocab(meta["vocab"])
+        params = {k: v.astype(np.float32) if v.dtype == np.float16 else v for k, v in tensors.items()}
+        return Tagger(SequenceTagger(config, len(vocab), len(meta["tags"]), params=params), vocab, meta)
+    except (TypeError, ValueError, KeyError) as e:
+        raise CheckpointError(f"{path}: the tensors do not match the metadata ({e})") from None
+
+
+def segment(tagger: Tagger, text: str, threshold: float = 0.5) -> dict:
+    """Take the whitespace out of ``text`` and let the network put the word boundaries back.
+
+    Returns the characters, the true tags (from the whitespace that was there), P(boundary) before
+    each character, the predicted tags, the text re-segmented, the metrics against the truth and the
+    characters the vocabulary does not know (read as ``<unk>``).
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"text must be a string, got {type(text).__name__}")
+    if len(text) > SEGMENT_MAX_CHARS:
+        raise ValueError(f"text is {len(text)} characters long; at most {SEGMENT_MAX_CHARS}")
+    chars, tags = boundary_tags(text)
+    if not chars:
+        raise ValueError("the text has no characters besides whitespace")
+    ids = tagger.vocab.encode(list(chars))  # (N,)
+    logits, _, _ = tagger.model.forward(ids[:, None])  # (N, 1, K)
+    p_boundary = softmax(logits[:, 0].astype(np.float64))[:, 1]  # (N,)
+    predicted = (p_boundary > threshold).astype(np.int64)  # (N,)
+    predicted[0] = 0  # nothing comes before the first character
+    unknown = sorted({c for c, i in zip(chars, ids) if i == tagger.vocab.unk_id})
+    return {"chars": list(chars), "truth": tags.tolist(), "p_boundary": p_boundary.tolist(),
+            "predicted": predicted.tolist(), "segmented": insert_boundaries(chars, predicted),
+            "metrics": tagging_metrics(tags, predicted), "unknown": unknown}
 
 
 # ---- training ----------------------------------------------------------------------------------------

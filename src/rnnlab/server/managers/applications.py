@@ -1,7 +1,8 @@
 """The applications section's work: a language model trained on the user's text, forecasts of a
-bundled series against baselines, and the sentiment of a sentence word by word.
+bundled series against baselines, the sentiment of a sentence word by word, and word boundaries put
+back into a text whose spaces were taken out (sequence labelling).
 
-All numbers come from ``rnnlab.tasks`` (``wordlm``, ``forecast``, ``classify``); this maps requests
+All numbers come from ``rnnlab.tasks`` (``wordlm``, ``forecast``, ``classify``, ``labelling``); this maps requests
 to them and their errors to HTTP errors, and remembers what the page trained (least recently used
 first out). Trainings run one at a time (a 2-core machine) and stop within a step when asked.
 """
@@ -19,6 +20,7 @@ import numpy as np
 from ...data.corpora import load_corpus
 from ...data.timeseries import DATASETS, SeriesError, load_series
 from ...tasks import forecast as fc
+from ...tasks import labelling
 from ...tasks.classify import SequenceClassifier
 from ...tasks.sampling import one_blas_thread
 from ...tasks.wordlm import WordData, WordLM, WordLMConfig, train_wordlm
@@ -26,6 +28,7 @@ from ..errors import Busy, InvalidInput, NotFound
 from ..schemas import applications as schema
 
 SENTIMENT_MODEL_PATH = Path(__file__).resolve().parents[2] / "models" / "sentiment.safetensors"
+SEGMENTER_MODEL_PATH = Path(__file__).resolve().parents[2] / "models" / "segmenter.safetensors"
 DATASET_DESCRIPTIONS = {
     "sunspots": "yearly sunspot numbers, 1700-2008",
     "co2": "weekly CO2 at Mauna Loa, 1958-2001",
@@ -36,7 +39,8 @@ DATASET_DESCRIPTIONS = {
 
 
 class ApplicationsManager:
-    def __init__(self, kept: int = 8, max_jobs: int = 1, sentiment_path: Path | None = SENTIMENT_MODEL_PATH):
+    def __init__(self, kept: int = 8, max_jobs: int = 1, sentiment_path: Path | None = SENTIMENT_MODEL_PATH,
+                 segmenter_path: Path | None = SEGMENTER_MODEL_PATH):
         self._models: OrderedDict[str, WordLM] = OrderedDict()
         self._kept = kept
         self._lock = threading.Lock()
@@ -44,6 +48,8 @@ class ApplicationsManager:
         self._baselines: dict = {}  # forecast baselines per series (they do not depend on the network)
         self._sentiment_path = sentiment_path
         self._sentiment: SequenceClassifier | None = None
+        self._segmenter_path = segmenter_path
+        self._segmenter: labelling.Tagger | None = None
 
     # ---- options ------------------------------------------------------------------------------
     def options(self) -> dict:
@@ -60,6 +66,7 @@ class ApplicationsManager:
                                     "train_seconds": [s.TRAIN_SECONDS_MIN, s.TRAIN_SECONDS_MAX]},
                          "defaults": schema.ForecastTrainRequest().model_dump()},
             "classify": self.sentiment_status(),
+            "segment": self.segmenter_status() | {"max_chars": labelling.SEGMENT_MAX_CHARS},
         }
 
     def _job(self):
@@ -168,6 +175,35 @@ class ApplicationsManager:
         return {"tokens": tokens, "classes": model.classes, "probabilities": probs.tolist(),
                 "label": model.classes[int(final.argmax())], "confidence": float(final.max()),
                 "test_accuracy": (getattr(model, "meta", None) or {}).get("test_accuracy")}
+
+
+    # ---- sequence labelling ---------------------------------------------------------------------------
+    def segmenter_status(self) -> dict:
+        path = self._segmenter_path
+        if path is None or not path.is_file():
+            return {"available": False, "message": "no segmenter is installed (train one: rnnlab label rotten_tomatoes "
+                                                   "--out src/rnnlab/models/segmenter.safetensors --half)"}
+        return {"available": True, "message": "A GRU trained on Rotten Tomatoes snippets with their spaces taken out."}
+
+    def _tagger(self) -> labelling.Tagger:
+        with self._lock:
+            if self._segmenter is None:
+                status = self.segmenter_status()
+                if not status["available"]:
+                    raise NotFound(status["message"])
+                self._segmenter = labelling.load_tagger(self._segmenter_path)
+            return self._segmenter
+
+    def segment(self, req: schema.SegmentRequest) -> dict:
+        tagger = self._tagger()
+        try:
+            with one_blas_thread():
+                result = labelling.segment(tagger, req.text)
+        except ValueError as e:
+            raise InvalidInput(str(e), "text") from None
+        test = tagger.meta.get("test") or {}
+        return result | {"tags": list(labelling.TAGS), "cell": tagger.model.config.cell.upper(),
+                         "test": {name: {k: m[k] for k in ("accuracy", "boundary_f1")} for name, m in test.items()}}
 
 
 def _time_labels(time: np.ndarray) -> list:

@@ -1,4 +1,4 @@
-"""The applications resource: language modelling on the user's text, forecasting, sentiment.
+"""The applications resource: language modelling on the user's text, forecasting, sentiment, word boundaries.
 
 Training streams over a WebSocket like the visualizer's (``docs/http_api.md``): the first message is
 the request; then ``start``, ``progress`` {step, loss, val, sample?}, ``done`` {result} or ``error``.
@@ -14,7 +14,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.requests import HTTPConnection
 
 from ..managers.applications import ApplicationsManager
-from ..schemas.applications import ClassifyRequest, ForecastTrainRequest, LMGenerateRequest, LMTrainRequest
+from ..schemas.applications import ClassifyRequest, ForecastTrainRequest, LMGenerateRequest, LMTrainRequest, SegmentRequest
 from ..schemas.errors import ErrorResponse
 from ..ws import receive_request, stream_job
 
@@ -32,7 +32,7 @@ def manager_of(conn: HTTPConnection) -> ApplicationsManager:
 
 @router.get("/options")
 def options(conn: HTTPConnection) -> dict:
-    """Datasets, cells, limits and defaults of the three applications; whether a sentiment model is installed."""
+    """Datasets, cells, limits and defaults of the applications; whether the sentiment and segmenter models are installed."""
     return manager_of(conn).options()
 
 
@@ -52,6 +52,13 @@ def generate(req: LMGenerateRequest, conn: HTTPConnection) -> dict:
 def classify(req: ClassifyRequest, conn: HTTPConnection) -> dict:
     """The sentiment of a sentence and the class probabilities after each word."""
     return manager_of(conn).classify(req)
+
+
+@router.post("/segment", responses=ERRORS)
+def segment(req: SegmentRequest, conn: HTTPConnection) -> dict:
+    """Sequence labelling: the text's whitespace taken out, P(a word begins here) for every character, the text
+    re-segmented, and its accuracy against the spaces that were there."""
+    return manager_of(conn).segment(req)
 
 
 def _progress_message(record: dict) -> dict:

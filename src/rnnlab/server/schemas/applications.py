@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...data.timeseries import DATASETS
+from ...tasks.labelling import SEGMENT_MAX_CHARS
 from .limits import PROMPT_MAX_CHARS, SEED_MAX, TEMPERATURE_MAX, TEMPERATURE_MIN, bounded, limited_text
 
 Strict = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -60,3 +61,10 @@ class ForecastTrainRequest(BaseModel):
 class ClassifyRequest(BaseModel):
     model_config = Strict
     sentence: str = limited_text("sentence", SENTENCE_MAX_CHARS, "", "a review sentence")
+
+
+class SegmentRequest(BaseModel):
+    """Sequence labelling: the text's whitespace is taken out and the network tags where words begin."""
+
+    model_config = Strict
+    text: str = limited_text("text", SEGMENT_MAX_CHARS, "", "a text with spaces (they are taken out, then put back)")

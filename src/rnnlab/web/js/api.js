@@ -65,6 +65,6 @@ export const api = {
   distribution: (modelId, body) => request("POST", `/api/models/${encodeURIComponent(modelId)}/distribution`, body),
   generate: (body, handlers) => stream("/api/generate/stream", body, handlers),
   openapi: () => request("GET", "/openapi.json"),
-  applications: { options: () => request("GET", "/api/applications/options"), sample: () => request("GET", "/api/applications/lm/sample"), trainLM: (body, handlers) => stream("/api/applications/lm/train", body, handlers), generate: (body) => request("POST", "/api/applications/lm/generate", body), trainForecast: (body, handlers) => stream("/api/applications/forecast/train", body, handlers), classify: (body) => request("POST", "/api/applications/classify", body) },
+  applications: { options: () => request("GET", "/api/applications/options"), sample: () => request("GET", "/api/applications/lm/sample"), trainLM: (body, handlers) => stream("/api/applications/lm/train", body, handlers), generate: (body) => request("POST", "/api/applications/lm/generate", body), trainForecast: (body, handlers) => stream("/api/applications/forecast/train", body, handlers), classify: (body) => request("POST", "/api/applications/classify", body), segment: (body) => request("POST", "/api/applications/segment", body) },
   gradients: { options: () => request("GET", "/api/gradients/options"), norms: (body) => request("POST", "/api/gradients/norms", body), check: (body) => request("POST", "/api/gradients/check", body) },
 };

@@ -1,7 +1,8 @@
 // Section 6, applications on real data: a language model trained in the page on the user's text (live
 // loss and samples, then generation with the top-10 next tokens), a forecast of a bundled series against
-// the baselines, and the sentiment of a typed sentence after each word. All numbers come from
-// /api/applications (tasks.wordlm, tasks.forecast, tasks.classify); no model logic here.
+// the baselines, the sentiment of a typed sentence after each word, and sequence labelling: the spaces
+// of a typed text taken out and put back, one tag per character. All numbers come from
+// /api/applications (tasks.wordlm, tasks.forecast, tasks.classify, tasks.labelling); no model logic here.
 
 import { el, num, debounce, perFrame } from "../format.js";
 import { render } from "../plot.js";
@@ -25,7 +26,8 @@ export async function init({ api: apiModule, root }) {
   api = apiModule;
   const options = await api.applications.options();
   root.className = "applications";
-  root.replaceChildren(languageModel(options.lm), forecasting(options.forecast), sentiment(options.classify));
+  root.replaceChildren(languageModel(options.lm), forecasting(options.forecast), sentiment(options.classify),
+    labelling(options.segment));
 }
 
 function select(values, current, attrs) {
@@ -223,6 +225,53 @@ function drawSentiment(result, plot, r) {
   render(plot, { data: [{ x: r.tokens.map((t, i) => `${i + 1}:${t}`), y: p, mode: "lines+markers", name: `P(${r.classes[pos]})`,
     line: { color: POSITIVE }, marker: { color: p.map((v) => (v >= 0.5 ? POSITIVE : NEGATIVE)) } }],
   layout: { ...LINE, title: { text: `P(${r.classes[pos]}) after each word`, font: { size: 12 } }, showlegend: false,
-    yaxis: { range: [0, 1], gridcolor: GRID }, xaxis: { tickangle: -40 },
+    yaxis: { range: [0, 1], gridcolor: GRID }, xaxis: { tickangle: -40, automargin: true },
     shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: 0.5, y1: 0.5, line: { color: HIGHLIGHT, dash: "dot", width: 1 } }] } });
+}
+
+// ---- sequence labelling -----------------------------------------------------------------------------
+function labelling(status) {
+  const input = el("input", { type: "text", "data-testid": "app-seg-input", maxlength: status.max_chars, "aria-label": "A text",
+    value: "A charming and funny film that never forgets its heart.", disabled: !status.available });
+  const result = el("div", { class: "app-seg-result", "data-testid": "app-seg-result", "aria-live": "polite" });
+  let request = 0;
+  const tag = debounce(async () => {
+    const id = ++request;
+    if (!input.value.trim()) return result.replaceChildren(el("span", { class: "hint", text: "Type a text with spaces." }));
+    try {
+      const r = await api.applications.segment({ text: input.value });
+      if (id === request) drawSegments(result, r);
+    } catch (e) {
+      if (id === request) result.replaceChildren(el("span", { class: "status error", text: e.message }));
+    }
+  }, 150);
+  input.addEventListener("input", tag);
+  if (status.available) tag();
+  else result.replaceChildren(el("p", { class: "status", text: status.message }));
+  return el("div", { class: "panel app-panel", id: "app-seg" },
+    el("h3", { text: "Sequence labelling: put the spaces back" }),
+    el("p", { class: "hint", text: `${status.message} Type any text: it loses its spaces too, and, reading left to right, the ` +
+      "network tags every character with P(a word begins here), before it has seen the rest of the word. Blue: " +
+      "a boundary is likely; a bar: where it puts one; wavy red underline: a character it tags wrong." }),
+    input, result);
+}
+
+function drawSegments(result, r) {
+  const chars = r.chars.map((c, i) => {
+    const p = r.p_boundary[i];
+    const wrong = r.predicted[i] !== r.truth[i];
+    return el("span", { class: `app-char${r.predicted[i] ? " cut" : ""}${wrong ? " wrong" : ""}`,
+      title: `P(a word begins at “${c}”) = ${p.toFixed(3)}; ${r.truth[i] ? "a word began here" : "inside a word"}`,
+      style: `background:${diverging(p, 1)};color:${p > 0.6 ? "#fff" : INK}`, text: c });
+  });
+  const m = r.metrics;
+  const right = r.predicted.filter((t, i) => t === r.truth[i]).length;
+  const test = Object.entries(r.test || {}).sort((a, b) => b[1].accuracy - a[1].accuracy);
+  result.replaceChildren(
+    el("div", { class: "app-chars", "data-testid": "app-seg-chars" }, chars),
+    el("p", { class: "app-verdict" }, el("span", { class: "hint", text: "Re-segmented: " }),
+      el("span", { class: "app-seg-text", "data-testid": "app-seg-text", text: r.segmented })),
+    el("p", { class: "hint", text: `${right} of ${r.chars.length} characters tagged right (accuracy ${num(m.accuracy, 3)}, ` +
+      `boundary F1 ${num(m.boundary_f1, 3)}).` + (r.unknown.length ? ` Not in its vocabulary, read as unknown: ${r.unknown.join(" ")}.` : "") +
+      (test.length ? ` On held-out review text: ${test.map(([name, t]) => `${name} ${num(t.accuracy, 3)}`).join(", ")} (accuracy).` : "") }));
 }
