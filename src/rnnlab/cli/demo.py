@@ -62,7 +62,8 @@ def run(args) -> int:
         g = net.backward(cache, dout)
         return res.loss, {**g.params, "head.weight": dw, "head.bias": db}
 
-    console.print(f"[bold]rnnlab demo[/]: a {args.cell.upper()} with {args.hidden} hidden units learns to continue a sine wave")
+    article = "a" if args.cell == "gru" else "an"  # an LSTM, an RNN (read letter by letter), a GRU
+    console.print(f"[bold]rnnlab demo[/]: {article} {args.cell.upper()} with {args.hidden} hidden units learns to continue a sine wave")
     for step in range(1, args.steps + 1):
         x, y = batch()
         loss, grads = loss_and_grads(x, y)
