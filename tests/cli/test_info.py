@@ -64,3 +64,9 @@ def test_the_printed_report_keeps_square_brackets(capsys, monkeypatch):
     monkeypatch.setattr(info, "_version", lambda name: None)  # nothing optional installed
     assert main(["info"]) == 0
     assert "pip install 'rnnlab[fast]'" in " ".join(capsys.readouterr().out.split())  # however rich wraps it
+
+
+def test_model_sizes_read_at_a_glance():
+    from rnnlab.cli.info import _size
+
+    assert [_size(n) for n in (4_731_956, 47_628, 312, 1_000_000)] == ["4.7 MB", "48 KB", "1 KB", "1.0 MB"]

@@ -123,9 +123,14 @@ def run(args) -> int:
     table.add_row("gate kernels", escape(info["engine"]["jit"]))  # escape: "rnnlab[fast]" is not markup
     for name, version in info["optional"].items():
         table.add_row(name, (version or "[dim]not installed[/]") + f"  [dim]{OPTIONAL[name]}[/]")
-    models = ", ".join(f"{n} ({size / 1e6:.1f} MB)" for n, size in info["models"].items()) or "[red]none found[/]"
+    models = ", ".join(f"{n} ({_size(size)})" for n, size in info["models"].items()) or "[red]none found[/]"
     table.add_row("bundled models", models)
     env = ", ".join(f"{k}={v}" for k, v in info["environment"].items() if v is not None) or "none of " + ", ".join(ENVIRONMENT)
     table.add_row("environment", escape(env))
     console.print(table)
     return 0
+
+
+def _size(n: int) -> str:
+    """4.7 MB, 47 KB: a file size a reader takes in at a glance."""
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{max(1, round(n / 1e3))} KB"
