@@ -122,6 +122,29 @@ def test_keyboard_arrows_step_through_time(app):
     assert page.locator("[data-testid=math-forward] math").count() > 3
 
 
+def bptt_numbers(page) -> tuple[str, float, float]:
+    """From the BPTT panel: its "At step t = ..." line, ||dL/dh_t|| at that step, and the first/last ratio."""
+    blocks = page.get_by_test_id("math-bptt").inner_text().split("At step t = ")[1]
+    at_step, across = blocks.split("Across the sequence")
+    return at_step.split(" ")[0], float(at_step.strip().splitlines()[-1]), float(across.strip().splitlines()[-1])
+
+
+def test_bptt_panel_follows_the_step_and_its_numbers_agree(app):
+    page, _ = app
+    page.get_by_test_id("reset").click()
+    page.locator("body").click(position={"x": 5, "y": 300})
+    step, first_norm, ratio = bptt_numbers(page)
+    assert step == "0" and first_norm > 0
+    last = int(step_label(page).split("/")[1].split()[0])  # "t = 0 / 23": the last step's index
+    for _ in range(last):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"document.getElementById('math-forward').dataset.step === '{last}'")
+    step, last_norm, same_ratio = bptt_numbers(page)
+    assert step == str(last) and last_norm != first_norm and same_ratio == ratio
+    # the ratio shown is the quotient of the two norms shown (each rounded to 4 decimals)
+    assert ratio == pytest.approx(first_norm / last_norm, rel=5e-3)
+
+
 def test_play_advances_and_pauses(app):
     page, _ = app
     page.get_by_test_id("reset").click()

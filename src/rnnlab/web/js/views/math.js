@@ -121,7 +121,7 @@ function bptt(trace, t) {
     eq("The loss of the sequence is the mean over the steps that have a target:",
       math(row(mi("L"), mo("="), frac(mn("1"), mi("N")), m("munder", {}, mo("∑"), mi("t")), sub(mi("L"), mi("t"))))),
     eq("Backpropagation through time: the gradient reaching hₜ comes from its own output and from the next step:",
-      math(row(dh("t"), mo("="), Wt("hy"), frac(row(mo("∂"), sub(mi("L"), mi("t"))), row(mo("∂"), vsub("y", "t"))), mo("+"), recurrent, dh("t+1")))),
+      math(row(dh("t"), mo("="), Wt("hy"), frac(row(mo("∂"), mi("L")), row(mo("∂"), vsub("y", "t"))), mo("+"), recurrent, dh("t+1")))),
     eq("Each weight gradient sums the contributions of every step (shared parameters):",
       math(row(frac(row(mo("∂"), mi("L")), row(mo("∂"), W("hh"))), mo("="), m("munder", {}, mo("∑"), mi("t")), vsub("δ", "t"), sup(vsub("h", "t-1"), mi("⊤")),
         mo(","), space("1em"), vsub("δ", "t"), mo("="), dh("t"), mo("⊙"), mi("f′"), row(mo("("), vsub("a", "t"), mo(")"))))),
