@@ -145,6 +145,30 @@ def test_bptt_panel_follows_the_step_and_its_numbers_agree(app):
     assert ratio == pytest.approx(first_norm / last_norm, rel=5e-3)
 
 
+def test_bptt_equations_are_each_cells_own(app):
+    """The backward equations shown are the cell's: the LSTM's cell path through the forget gate, the GRU's
+    direct path through the update gate (one generic recursion was shown for all three before)."""
+    page, _ = app
+    bptt = page.get_by_test_id("math-bptt")
+    shown = {}
+    try:
+        for cell in ("lstm", "gru", "rnn"):
+            page.get_by_test_id("cell-type").select_option(cell)
+            page.wait_for_function(f"document.getElementById('math-bptt').innerText.includes('{CELL_MARK[cell]}')",
+                                   timeout=20000)
+            shown[cell] = bptt.inner_text()
+    finally:
+        page.get_by_test_id("cell-type").select_option("rnn")
+    assert "multiplied only by the forget gate" in shown["lstm"] and "gate order i, f, g, o" in shown["lstm"]
+    assert "update gate" not in shown["lstm"] and "forget gate" not in shown["gru"]
+    assert "through the tanh" in shown["rnn"] and "cell path" not in shown["rnn"]
+    for text in shown.values():  # the engine's numbers are there for every cell
+        assert "from the engine's backward pass" in text and "Across the sequence" in text
+
+
+CELL_MARK = {"lstm": "The cell path", "gru": "straight through the update gate", "rnn": "through the tanh"}
+
+
 def test_play_advances_and_pauses(app):
     page, _ = app
     page.get_by_test_id("reset").click()

@@ -68,7 +68,7 @@ export const Wt = (s) => m("msubsup", {}, bold("W"), mi(s, { mathvariant: "norma
 // h_t, h_{t-1}: a bold vector with an index
 export const vsub = (name, index) => sub(bold(name), typeof index === "string" ? tIndex(index) : index);
 
-function tIndex(s) {
+export function tIndex(s) {
   // "t-1" -> t−1, "t+1" -> t+1
   const match = /^([a-z0-9]+)([+-])([0-9]+)$/.exec(s);
   if (!match) return mi(s);

@@ -4,7 +4,7 @@
 
 import { store } from "../store.js";
 import { el, displayChar } from "../format.js";
-import { W, Wt, bold, call, frac, m, mat, math, mi, mn, mo, mtext, row, space, sub, sup, vec, vsub } from "../mathml.js";
+import { W, Wt, bold, call, frac, m, mat, math, mi, mn, mo, mtext, row, space, sub, sup, tIndex, vec, vsub } from "../mathml.js";
 
 const K = 4; // units shown
 
@@ -108,23 +108,70 @@ function numericForward(trace, t) {
   return lines;
 }
 
+// The backward equations of each cell, as engine/*_cell.py computes them.  δ is the gradient of a step's
+// pre-activations (stacked over the gates for LSTM and GRU, in PyTorch's order), so that every cell's
+// weight gradient is a sum over the steps of δ times the step's input or previous state.
+function symbolicBptt(cell, act) {
+  const dL = (v, s) => frac(row(mo("∂"), mi("L")), row(mo("∂"), vsub(v, s)));
+  const dW = (s) => frac(row(mo("∂"), mi("L")), row(mo("∂"), W(s)));
+  const δ = (gate, s = "t") => (gate ? m("msubsup", {}, bold("δ"), tIndex(s), mi(gate, { mathvariant: "normal" })) : vsub("δ", s));
+  const v = (name, s = "t") => vsub(name, s);
+  const odot = () => mo("⊙");
+  const paren = (...x) => row(mo("("), ...x, mo(")"));
+  const oneMinus = (...x) => paren(mn("1"), mo("−"), ...x);
+  const sum = () => m("munder", {}, mo("∑"), mi("t"));
+  const T = (x) => sup(x, mi("⊤"));
+  const stack = (...entries) => row(mo("["), m("mtable", {}, entries.map((e) => m("mtr", {}, m("mtd", {}, e)))), mo("]"));
+  const loss = eq("The loss of the sequence is the mean over the steps that have a target:",
+    math(row(mi("L"), mo("="), frac(mn("1"), mi("N")), sum(), sub(mi("L"), mi("t")))));
+  const weights = (recurrentδ) => eq("Each weight gradient sums the contributions of every step (the same weights at every step):",
+    math(row(dW("hh"), mo("="), sum(), recurrentδ, T(v("h", "t-1")), mo(","), space("1em"), dW("xh"), mo("="), sum(), δ(null), T(v("x")))));
+  if (cell === "lstm") {
+    return [loss,
+      eq("The gradient reaching hₜ: from its own output, and through the next step's gates (W_hh stacks the four gates' rows):",
+        math(row(dL("h", "t"), mo("="), Wt("hy"), dL("y", "t"), mo("+"), Wt("hh"), δ(null, "t+1")))),
+      eq("The cell path: from one step to the one before, the gradient reaching cₜ is multiplied only by the forget gate:",
+        math(row(dL("c", "t"), mo("="), dL("h", "t"), odot(), v("o"), odot(), oneMinus(sup(call("tanh", v("c")), mn("2"))),
+          mo("+"), v("f", "t+1"), odot(), dL("c", "t+1")))),
+      eq("The gradients of the gates' pre-activations, stacked as δₜ in the gate order i, f, g, o:",
+        math(row(δ("i"), mo("="), dL("c", "t"), odot(), v("g"), odot(), v("i"), odot(), oneMinus(v("i")), mo(","), space("1em"),
+          δ("f"), mo("="), dL("c", "t"), odot(), v("c", "t-1"), odot(), v("f"), odot(), oneMinus(v("f")))),
+        math(row(δ("g"), mo("="), dL("c", "t"), odot(), v("i"), odot(), oneMinus(sup(v("g"), mn("2"))), mo(","), space("1em"),
+          δ("o"), mo("="), dL("h", "t"), odot(), call("tanh", v("c")), odot(), v("o"), odot(), oneMinus(v("o"))))),
+      weights(δ(null))];
+  }
+  if (cell === "gru") {
+    return [loss,
+      eq("The gradient reaching hₜ: from its own output, straight through the update gate's interpolation, and through the next step's gates:",
+        math(row(dL("h", "t"), mo("="), Wt("hy"), dL("y", "t"), mo("+"), v("z", "t+1"), odot(), dL("h", "t+1"), mo("+"), Wt("hh"), δ("h", "t+1")))),
+      eq("The gradients of the pre-activations of the candidate, the update gate and the reset gate:",
+        math(row(δ("n"), mo("="), dL("h", "t"), odot(), oneMinus(v("z")), odot(), oneMinus(sup(v("n"), mn("2"))), mo(","), space("1em"),
+          δ("z"), mo("="), dL("h", "t"), odot(), paren(v("h", "t-1"), mo("−"), v("n")), odot(), v("z"), odot(), oneMinus(v("z")))),
+        math(row(δ("r"), mo("="), δ("n"), odot(), paren(W("hn"), v("h", "t-1"), mo("+"), sub(bold("b"), mi("hn", { mathvariant: "normal" }))),
+          odot(), v("r"), odot(), oneMinus(v("r")))),
+        math(row(δ(null), mo("="), stack(δ("r"), δ("z"), δ("n")), mo(","), space("1em"), δ("h"), mo("="),
+          stack(δ("r"), δ("z"), row(v("r"), odot(), δ("n")))))),
+      weights(δ("h"))];
+  }
+  const derivative = act === "relu"
+    ? row(mo("["), v("a"), mo(">"), mn("0"), mo("]"))
+    : oneMinus(sup(v("h"), mn("2")));
+  return [loss,
+    eq("The gradient reaching hₜ comes from its own output and from the next step:",
+      math(row(dL("h", "t"), mo("="), Wt("hy"), dL("y", "t"), mo("+"), Wt("hh"), δ(null, "t+1")))),
+    eq(`The gradient of the pre-activation, through the ${act === "relu" ? "ReLU" : "tanh"}:`,
+      math(row(δ(null), mo("="), dL("h", "t"), odot(), derivative))),
+    weights(δ(null))];
+}
+
 function bptt(trace, t) {
   const H = trace.network.hidden_size, k = Math.min(K, H), more = H > k;
   const T = trace.sequence.length;
   const dh = (s) => row(frac(row(mo("∂"), mi("L")), row(mo("∂"), vsub("h", s))));
   const norms = trace.grad_h_norm;
   const ratio = norms[T - 1] > 0 ? norms[0] / norms[T - 1] : null;
-  const recurrent = trace.network.cell === "rnn"
-    ? row(Wt("hh"), space("0.1em"), call("diag", row(mn("1"), mo("−"), sup(vsub("h", "t+1"), mn("2")))))
-    : sup(row(mo("("), frac(row(mo("∂"), vsub("h", "t+1")), row(mo("∂"), vsub("h", "t"))), mo(")")), mi("⊤"));
   return [
-    eq("The loss of the sequence is the mean over the steps that have a target:",
-      math(row(mi("L"), mo("="), frac(mn("1"), mi("N")), m("munder", {}, mo("∑"), mi("t")), sub(mi("L"), mi("t"))))),
-    eq("Backpropagation through time: the gradient reaching hₜ comes from its own output and from the next step:",
-      math(row(dh("t"), mo("="), Wt("hy"), frac(row(mo("∂"), mi("L")), row(mo("∂"), vsub("y", "t"))), mo("+"), recurrent, dh("t+1")))),
-    eq("Each weight gradient sums the contributions of every step (shared parameters):",
-      math(row(frac(row(mo("∂"), mi("L")), row(mo("∂"), W("hh"))), mo("="), m("munder", {}, mo("∑"), mi("t")), vsub("δ", "t"), sup(vsub("h", "t-1"), mi("⊤")),
-        mo(","), space("1em"), vsub("δ", "t"), mo("="), dh("t"), mo("⊙"), mi("f′"), row(mo("("), vsub("a", "t"), mo(")"))))),
+    ...symbolicBptt(trace.network.cell, trace.network.activation),
     eq(`At step t = ${t} (first ${k} of ${H} units), from the engine's backward pass:`,
       numbers(dh("t"), mo("="), vec(trace.grad_h[t].slice(0, k), { digits: 4, more }), space("1em"),
         m("mrow", {}, mo("‖"), dh("t"), mo("‖")), mo("="), mn(norms[t], 4))),
