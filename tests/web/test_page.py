@@ -220,7 +220,9 @@ def test_generation_streams_and_the_top_10_chart_follows(app, artifacts):
     # a clicked character shows the distribution it was drawn from
     page.locator("[data-testid=generated-output] .ch").nth(7).click()
     page.wait_for_function("document.getElementById('next-char-distribution').dataset.step === '7'")
-    assert "Step 7" in page.locator("#how-it-works").inner_text() or "Character 7" in page.locator("#how-it-works").inner_text()
+    how = page.locator("#how-it-works").inner_text()
+    assert "Step 7" in how or "Character 7" in how
+    assert "All 48 units of the layer" in how  # the fixture model: LSTM 1x48 (a stack says "the top layer (2 of 2)")
     page.get_by_role("button", name="Surprisal").click()
     assert page.locator("[data-testid=generated-output] .ch").nth(3).evaluate("e => e.style.background") != ""
     page.evaluate("document.getElementById('generation').scrollIntoView()")
