@@ -47,9 +47,8 @@ class ApplicationsManager:
         self._jobs = threading.BoundedSemaphore(max_jobs)
         self._baselines: dict = {}  # forecast baselines per series (they do not depend on the network)
         self._sentiment_path = sentiment_path
-        self._sentiment: SequenceClassifier | None = None
         self._segmenter_path = segmenter_path
-        self._segmenter: labelling.Tagger | None = None
+        self._bundled: dict[str, object] = {}  # "sentiment", "segmenter": loaded on first use
 
     # ---- options ------------------------------------------------------------------------------
     def options(self) -> dict:
@@ -156,14 +155,18 @@ class ApplicationsManager:
                                "--out src/rnnlab/models/sentiment.safetensors --half)"}
         return {"available": True, "classes": ["fresh", "rotten"], "message": "a GRU trained on Rotten Tomatoes snippets"}
 
-    def _classifier(self) -> SequenceClassifier:
+    def _load_bundled(self, name: str, status: Callable[[], dict], load: Callable[[], object]):
+        """A bundled model, loaded on first use; NotFound (how to make one) when it is not installed."""
         with self._lock:
-            if self._sentiment is None:
-                status = self.sentiment_status()
-                if not status["available"]:
-                    raise NotFound(status["message"])
-                self._sentiment = SequenceClassifier.load(self._sentiment_path)
-            return self._sentiment
+            if name not in self._bundled:
+                if not (found := status())["available"]:
+                    raise NotFound(found["message"])
+                self._bundled[name] = load()
+            return self._bundled[name]
+
+    def _classifier(self) -> SequenceClassifier:
+        return self._load_bundled("sentiment", self.sentiment_status,
+                                  lambda: SequenceClassifier.load(self._sentiment_path))
 
     def classify(self, req: schema.ClassifyRequest) -> dict:
         if not req.sentence.strip():
@@ -186,13 +189,7 @@ class ApplicationsManager:
         return {"available": True, "message": "A GRU trained on Rotten Tomatoes snippets with their spaces taken out."}
 
     def _tagger(self) -> labelling.Tagger:
-        with self._lock:
-            if self._segmenter is None:
-                status = self.segmenter_status()
-                if not status["available"]:
-                    raise NotFound(status["message"])
-                self._segmenter = labelling.load_tagger(self._segmenter_path)
-            return self._segmenter
+        return self._load_bundled("segmenter", self.segmenter_status, lambda: labelling.load_tagger(self._segmenter_path))
 
     def segment(self, req: schema.SegmentRequest) -> dict:
         tagger = self._tagger()

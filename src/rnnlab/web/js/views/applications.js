@@ -188,26 +188,34 @@ function drawForecast(plot, table, r) {
     r.notes.length ? el("p", { class: "hint", text: r.notes.join("; ") }) : "");
 }
 
+// ---- panels that answer as you type (sentiment, labelling) ----------------------------------------------
+// Each edit asks the server again (debounced); an answer that arrives after a newer question is dropped.
+// Without the panel's bundled model, the result says how to get one.
+function answerAsYouType(input, result, status, emptyHint, ask, draw) {
+  let asked = 0;
+  const update = debounce(async () => {
+    const id = ++asked;
+    if (!input.value.trim()) return result.replaceChildren(el("span", { class: "hint", text: emptyHint }));
+    try {
+      const r = await ask(input.value);
+      if (id === asked) draw(r);
+    } catch (e) {
+      if (id === asked) result.replaceChildren(el("span", { class: "status error", text: e.message }));
+    }
+  }, 150);
+  input.addEventListener("input", update);
+  if (status.available) update();
+  else result.replaceChildren(el("p", { class: "status", text: status.message }));
+}
+
 // ---- sentiment ------------------------------------------------------------------------------------
 function sentiment(status) {
   const input = el("input", { type: "text", "data-testid": "app-cls-input", maxlength: 1000, "aria-label": "A sentence",
     value: "A slow start, but the ending is wonderful.", disabled: !status.available });
   const result = el("div", { class: "app-cls-result", "data-testid": "app-cls-result" });
   const plot = el("div", { class: "plot plot-small", "data-testid": "app-cls-curve" });
-  let request = 0;
-  const classify = debounce(async () => {
-    const id = ++request;
-    if (!input.value.trim()) return result.replaceChildren(el("span", { class: "hint", text: "Type a sentence." }));
-    try {
-      const r = await api.applications.classify({ sentence: input.value });
-      if (id === request) drawSentiment(result, plot, r);
-    } catch (e) {
-      if (id === request) result.replaceChildren(el("span", { class: "status error", text: e.message }));
-    }
-  }, 150);
-  input.addEventListener("input", classify);
-  if (status.available) classify();
-  else result.replaceChildren(el("p", { class: "status", text: status.message }));
+  answerAsYouType(input, result, status, "Type a sentence.",
+    (text) => api.applications.classify({ sentence: text }), (r) => drawSentiment(result, plot, r));
   return el("div", { class: "panel app-panel", id: "app-cls" },
     el("h3", { text: "Sentiment: the opinion forms word by word" }),
     el("p", { class: "hint", text: `${status.message}. Each word is shaded by P(fresh) after reading it: blue positive, red negative.` }),
@@ -234,20 +242,8 @@ function labelling(status) {
   const input = el("input", { type: "text", "data-testid": "app-seg-input", maxlength: status.max_chars, "aria-label": "A text",
     value: "A charming and funny film that never forgets its heart.", disabled: !status.available });
   const result = el("div", { class: "app-seg-result", "data-testid": "app-seg-result", "aria-live": "polite" });
-  let request = 0;
-  const tag = debounce(async () => {
-    const id = ++request;
-    if (!input.value.trim()) return result.replaceChildren(el("span", { class: "hint", text: "Type a text with spaces." }));
-    try {
-      const r = await api.applications.segment({ text: input.value });
-      if (id === request) drawSegments(result, r);
-    } catch (e) {
-      if (id === request) result.replaceChildren(el("span", { class: "status error", text: e.message }));
-    }
-  }, 150);
-  input.addEventListener("input", tag);
-  if (status.available) tag();
-  else result.replaceChildren(el("p", { class: "status", text: status.message }));
+  answerAsYouType(input, result, status, "Type a text with spaces.",
+    (text) => api.applications.segment({ text }), (r) => drawSegments(result, r));
   return el("div", { class: "panel app-panel", id: "app-seg" },
     el("h3", { text: "Sequence labelling: put the spaces back" }),
     el("p", { class: "hint", text: `${status.message} Type any text: it loses its spaces too, and, reading left to right, the ` +
