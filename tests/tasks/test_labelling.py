@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from rnnlab.engine import numerical_gradient, relative_error
+from rnnlab.io.checkpoint import CheckpointError, save_checkpoint
 from rnnlab.tasks.labelling import (
     NgramTagger,
     SequenceTagger,
@@ -20,7 +21,6 @@ from rnnlab.tasks.labelling import (
     tagging_metrics,
     train_tagger,
 )
-from rnnlab.io.checkpoint import CheckpointError, save_checkpoint
 
 
 def test_tags_mark_the_characters_that_follow_whitespace():
@@ -103,10 +103,12 @@ def test_segment_puts_the_spaces_back_and_scores_against_the_ones_that_were_ther
     assert segment(tagger, "state Q!")["unknown"] == ["!", "Q"]  # read as <unk>, reported
 
 
-@pytest.mark.parametrize("text,message", [("", "no characters besides whitespace"), (" \n\t ", "no characters"),
-                                          ("x" * 2001, "at most 2000"), (b"bytes", "must be a string")])
-def test_segment_refuses_bad_text_clearly(trained, text, message):
-    with pytest.raises(ValueError, match=message):
+@pytest.mark.parametrize("text,error,message", [("", ValueError, "no characters besides whitespace"),
+                                                (" \n\t ", ValueError, "no characters"),
+                                                ("x" * 2001, ValueError, "at most 2000"),
+                                                (b"bytes", TypeError, "must be a string")])
+def test_segment_refuses_bad_text_clearly(trained, text, error, message):
+    with pytest.raises(error, match=message):
         segment(load_tagger(trained[2]), text)
 
 

@@ -57,11 +57,11 @@ def test_remedies_table_shows_the_forget_gate_bias_opening_the_lstm_path(section
     table = page.get_by_test_id("gradient-remedies")
     table.locator("table").wait_for(timeout=30000)
     rows = {r.locator("th").inner_text(): r.locator("td").all_inner_texts() for r in table.locator("tr").all()[1:]}
-    ratio = lambda text: float(text.removeprefix("ratio "))  # noqa: E731
     as_initialized = rows["Gating (LSTM), as initialized"]
     opened = rows["Gating (LSTM), forget-gate bias +2"]
     assert as_initialized[0] == opened[0]  # the same tanh RNN before
-    assert ratio(opened[1]) > 1e6 * ratio(as_initialized[1])
+    after = [float(row[1].removeprefix("ratio ")) for row in (as_initialized, opened)]
+    assert after[1] > 1e6 * after[0]
 
 
 def test_forget_gate_bias_slider_lifts_the_lstm_curve_only(section):

@@ -32,7 +32,6 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..data.words import WordVocab
-from ..io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..engine import (
     Adam,
     Recurrent,
@@ -46,6 +45,7 @@ from ..engine import (
     softmax_cross_entropy,
 )
 from ..engine.embedding import embedding_backward, embedding_forward, embedding_init
+from ..io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 TAGS = ("inside", "boundary")
 FORMAT = "rnnlab.tagger/1"
@@ -204,7 +204,7 @@ def segment(tagger: Tagger, text: str, threshold: float = 0.5) -> dict:
     characters the vocabulary does not know (read as ``<unk>``).
     """
     if not isinstance(text, str):
-        raise ValueError(f"text must be a string, got {type(text).__name__}")
+        raise TypeError(f"text must be a string, got {type(text).__name__}")
     if len(text) > SEGMENT_MAX_CHARS:
         raise ValueError(f"text is {len(text)} characters long; at most {SEGMENT_MAX_CHARS}")
     chars, tags = boundary_tags(text)

@@ -14,7 +14,13 @@ from fastapi import APIRouter, WebSocket
 from starlette.requests import HTTPConnection
 
 from ..managers.applications import ApplicationsManager
-from ..schemas.applications import ClassifyRequest, ForecastTrainRequest, LMGenerateRequest, LMTrainRequest, SegmentRequest
+from ..schemas.applications import (
+    ClassifyRequest,
+    ForecastTrainRequest,
+    LMGenerateRequest,
+    LMTrainRequest,
+    SegmentRequest,
+)
 from ..schemas.errors import ErrorResponse
 from ..ws import receive_request, stream_job
 
