@@ -254,6 +254,7 @@ function labelling(status) {
 
 function drawSegments(result, r) {
   const chars = r.chars.map((c, i) => {
+    if (i === 0) return el("span", { class: "app-char", title: "The text starts here: nothing to decide", text: c });
     const p = r.p_boundary[i];
     const wrong = r.predicted[i] !== r.truth[i];
     return el("span", { class: `app-char${r.predicted[i] ? " cut" : ""}${wrong ? " wrong" : ""}`,
