@@ -65,7 +65,7 @@ export function initHowItWorks() {
         el("div", {}, el("span", { class: "small muted", text: "hₜ" }), strip(h.slice(0, UNITS_SHOWN))),
         el("p", { text: `${h.length <= UNITS_SHOWN ? "All" : `The first ${UNITS_SHOWN} of`} ${h.length} units of ${run.numLayers > 1 ? `the top layer (${top + 1} of ${run.numLayers})` : "the layer"} (blue positive, red negative)${delta === null ? "" : `; the state moved by ‖Δh‖ = ${num(delta, 2)}`}.` })),
       stage(3, "Softmax output",
-        el("div", { class: "eq", text: `p = softmax(W_hy hₜ / ${s.gen.temperature.toFixed(2)})` }),
+        el("div", { class: "eq", text: `p = softmax((W_hy hₜ + b_y) / ${s.gen.temperature.toFixed(2)})` }),
         el("div", { class: "probs" }, best.flatMap(([c, p]) => [
           el("span", { text: displayChar(c) }),
           el("span", {}, el("div", { class: `bar${c === step.c ? " sampled" : ""}`, style: `width:${(p / maxP) * 100}%` })),
