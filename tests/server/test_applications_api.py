@@ -93,13 +93,17 @@ def test_an_unknown_dataset_is_rejected(app_client):
     assert messages[-1]["status"] == 422 and "dataset" in messages[-1]["message"]
 
 
-def test_sentiment_needs_an_installed_model(tmp_path):
+@pytest.mark.parametrize("panel,path_arg,route,body,how", [
+    ("classify", "sentiment_path", "classify", {"sentence": "a fine film"}, "rnnlab classify"),
+    ("segment", "segmenter_path", "segment", {"text": "a fine film"}, "rnnlab label"),
+])
+def test_the_bundled_model_panels_say_how_to_make_a_missing_model(tmp_path, panel, path_arg, route, body, how):
     app = create_app(Settings(default_model=None))
-    app.state.applications = ApplicationsManager(sentiment_path=tmp_path / "missing.safetensors")
+    app.state.applications = ApplicationsManager(**{path_arg: tmp_path / "missing.safetensors"})
     with TestClient(app) as client:
-        assert client.get("/api/applications/options").json()["classify"]["available"] is False
-        res = client.post("/api/applications/classify", json={"sentence": "a fine film"})
-        assert res.status_code == 404 and "rnnlab classify" in res.json()["message"]
+        assert client.get("/api/applications/options").json()[panel]["available"] is False
+        res = client.post(f"/api/applications/{route}", json=body)
+        assert res.status_code == 404 and how in res.json()["message"]
 
 
 def test_sentiment_gives_the_probabilities_after_each_word(tmp_path):
@@ -119,15 +123,6 @@ def test_sentiment_gives_the_probabilities_after_each_word(tmp_path):
 def test_a_sample_text_is_offered_that_exists_wherever_python_does(app_client):
     body = app_client.get("/api/applications/lm/sample").json()
     assert 10_000 < len(body["text"]) <= 50_000 and "pydoc" in body["name"]
-
-
-def test_word_boundaries_need_an_installed_segmenter(tmp_path):
-    app = create_app(Settings(default_model=None))
-    app.state.applications = ApplicationsManager(segmenter_path=tmp_path / "missing.safetensors")
-    with TestClient(app) as client:
-        assert client.get("/api/applications/options").json()["segment"]["available"] is False
-        res = client.post("/api/applications/segment", json={"text": "a fine film"})
-        assert res.status_code == 404 and "rnnlab label" in res.json()["message"]
 
 
 def test_word_boundaries_come_back_for_every_character_with_the_score_on_the_typed_text(tmp_path):
