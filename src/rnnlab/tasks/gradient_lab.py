@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..data.memory_tasks import make_task
-from ..engine import INIT_SCHEMES, global_norm, relative_error
+from ..engine import CELL_GATES, INIT_SCHEMES, global_norm, relative_error
 from ..engine.blas import single_threaded
 from ..engine.gradient_flow import FACTOR_DOC, activation_factors, jacobian_report, step_jacobians
 from .memory import ClipConfig, MemoryModel, MemoryModelConfig, clip_gradients
@@ -94,9 +94,9 @@ def build_model(spec: LabSpec, cell: str, dtype=np.float64) -> MemoryModel:
     model = MemoryModel(task, spec.model_config(cell), rng=np.random.default_rng(spec.seed), dtype=dtype,
                         init=spec.init)
     model.params["rnn.weight_hh_l0"] *= spec.recurrent_scale
-    if cell == "lstm":  # gates i, f, g, o: the forget gate's rows are H..2H
-        H = spec.hidden_size
-        model.params["rnn.bias_ih_l0"][H : 2 * H] += spec.forget_bias
+    if cell == "lstm":  # the forget gate's block of rows, in PyTorch's gate order
+        H, f = spec.hidden_size, CELL_GATES["lstm"].index("f")
+        model.params["rnn.bias_ih_l0"][f * H : (f + 1) * H] += spec.forget_bias
     return model
 
 
