@@ -114,3 +114,24 @@ def test_legend_and_axis_title_do_not_overlap(section, plot_id):
     assert b2 > t2 and r2 > l2 and b1 > t1, boxes  # both drawn
     overlap = min(r1, r2) > max(l1, l2) and min(b1, b2) > max(t1, t2)
     assert not overlap, boxes
+
+
+def test_remedy_numbers_never_break_across_lines_on_a_phone(browser, server_url):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, reduced_motion="reduce")
+    page = context.new_page()
+    page.goto(server_url + "/")
+    page.wait_for_selector("[data-testid=gradient-remedies] table", timeout=30000)
+    # each cell's last word (the number, e.g. 1.3e-16) as the browser lays it out: how many lines it spans
+    cells = page.evaluate("""() => [...document.querySelectorAll('[data-testid=gradient-remedies] td')].map((td) => {
+        const walk = document.createTreeWalker(td, NodeFilter.SHOW_TEXT);
+        let last = null;
+        while (walk.nextNode()) last = walk.currentNode;
+        const text = last.textContent, range = document.createRange();
+        range.setStart(last, text.lastIndexOf(' ') + 1);
+        range.setEnd(last, text.length);
+        const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+        return [td.innerText, tops.size];
+    })""")
+    context.close()
+    assert len(cells) >= 14
+    assert [text for text, lines in cells if lines != 1] == []

@@ -196,6 +196,11 @@ function sci(v) {
 
 const exact = (v) => (v === null || v === undefined ? "overflow" : v.toExponential(6));
 
+// A measured cell: "ratio 1.3e-16"; the number never breaks across lines (at its "-" on a phone).
+const measured = (v) => (Array.isArray(v)
+  ? el("td", {}, `${v[0]} `, el("span", { class: "nowrap", text: v[1] }))
+  : el("td", { text: v }));
+
 async function remedies() {
   const { api, nodes, options } = ctx;
   const base = { ...options.defaults, seq_len: 50, hidden_size: 16 };
@@ -207,15 +212,15 @@ async function remedies() {
       const b = before.cells[r.beforeCell || r.cell];
       const a = after.cells[r.cell];
       rows.push(r.clip
-        ? [r.name, `update norm ${sci(b.param_norm)}`, `update norm ${sci(a.param_norm_clipped)}`]
-        : [r.name, `ratio ${sci(b.ratio)}`, `ratio ${sci(a.ratio)}`]);
+        ? [r.name, ["update norm", sci(b.param_norm)], ["update norm", sci(a.param_norm_clipped)]]
+        : [r.name, ["ratio", sci(b.ratio)], ["ratio", sci(a.ratio)]]);
     } catch (e) {
       rows.push([r.name, "–", e.message]);
     }
   }
   nodes.remedyTable.replaceChildren(el("table", { class: "grad-table" },
     el("tr", {}, el("th", { text: "remedy" }), el("th", { text: "before (tanh RNN, PyTorch init)" }), el("th", { text: "after" })),
-    rows.map((cells) => el("tr", {}, cells.map((v, i) => (i ? el("td", { text: v }) : el("th", { text: v })))))),
+    rows.map((cells) => el("tr", {}, cells.map((v, i) => (i ? measured(v) : el("th", { text: v })))))),
   el("p", { class: "help", text: "ratio = ‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ over 50 steps: how much of the error signal reaches the first step." }));
 }
 
