@@ -121,3 +121,12 @@ def test_paths_with_square_brackets_are_printed_as_they_are(tmp_path, capsys):
     assert "[york].txt" in printed
     assert (out_dir / "model.safetensors").exists()
     assert "runs/[exp1]/model.safetensors" in printed  # the folder's space removed with the wrapping
+
+
+@pytest.mark.parametrize("cell,words", [("lstm", "training an LSTM 1x8"), ("gru", "training a GRU 1x8"),
+                                        ("rnn", "training an RNN 1x8")])
+def test_the_first_line_names_the_model_with_its_article(tmp_path, capsys, cell, words):
+    (tmp_path / "york.txt").write_text(TEXT)
+    code = main(["train", str(tmp_path / "york.txt"), *FAST, "--cell", cell, "--steps", "2", "--out", str(tmp_path / "run")])
+    assert code == 0
+    assert words in " ".join(capsys.readouterr().out.split())

@@ -22,7 +22,7 @@ def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from rnnlab.cli.main import UserError
+    from rnnlab.cli.main import UserError, cell_with_article
     from rnnlab.engine import (
         Adam,
         Recurrent,
@@ -62,8 +62,7 @@ def run(args) -> int:
         g = net.backward(cache, dout)
         return res.loss, {**g.params, "head.weight": dw, "head.bias": db}
 
-    article = "a" if args.cell == "gru" else "an"  # an LSTM, an RNN (read letter by letter), a GRU
-    console.print(f"[bold]rnnlab demo[/]: {article} {args.cell.upper()} with {args.hidden} hidden units learns to continue a sine wave")
+    console.print(f"[bold]rnnlab demo[/]: {cell_with_article(args.cell)} with {args.hidden} hidden units learns to continue a sine wave")
     for step in range(1, args.steps + 1):
         x, y = batch()
         loss, grads = loss_and_grads(x, y)

@@ -31,6 +31,11 @@ class UserError(Exception):
     """An error caused by the user's input: printed as one clear line, exit code 2."""
 
 
+def cell_with_article(cell: str) -> str:
+    """"an LSTM", "an RNN" (said letter by letter: "an ar-en-en"), "a GRU"."""
+    return f"{'a' if cell.lower() == 'gru' else 'an'} {cell.upper()}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from rnnlab import __version__
 

@@ -257,11 +257,13 @@ class TrainView:
         if kind == "start":
             from rich.markup import escape
 
+            from rnnlab.cli.main import cell_with_article
+
             c, corpus = event["config"], event.get("corpus", {})
             budget = f"{c['steps']} steps" if c["steps"] is not None else f"{c['minutes']:g} minutes"
             if c["steps"] is not None and c["minutes"] is not None:
                 budget = f"{c['steps']} steps or {c['minutes']:g} minutes"
-            self.print(f"[bold]{'resuming' if event['resumed'] else 'training'}[/] a {c['cell'].upper()} "
+            self.print(f"[bold]{'resuming' if event['resumed'] else 'training'}[/] {cell_with_article(c['cell'])} "
                        f"{c['num_layers']}x{c['hidden_size']} on {escape(str(corpus.get('name')))} ({corpus.get('chars', 0):,} "
                        f"characters, last {c['val_fraction']:.0%} for validation), batch {c['batch_size']} x "
                        f"window {c['seq_len']}, lr {c['lr']:g} ({c['schedule']}), budget {budget}")
