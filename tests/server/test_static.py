@@ -50,6 +50,13 @@ def test_the_openapi_schema_lists_every_resource(client):
             "/api/models/{model_id}/distribution", "/api/generate"} <= set(paths)
 
 
+def test_every_operation_says_what_it_does_on_the_docs_page(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    undescribed = [f"{method.upper()} {path}" for path, ops in paths.items() for method, op in ops.items()
+                   if len(op.get("description", "").split()) < 4]
+    assert undescribed == []
+
+
 def test_no_asset_loads_anything_from_another_host():
     remote = re.compile(r"""(src|href)\s*=\s*["']?(https?:)?//|url\(\s*["']?(https?:)?//|import[^;]*["'](https?:)?//|fetch\(\s*["'](https?:)?//""")
     offenders = []

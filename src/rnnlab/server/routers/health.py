@@ -19,5 +19,6 @@ class Health(BaseModel):
 
 @router.get("/health", response_model=Health)
 def health(models: ModelsDep) -> dict:
+    """The server is up: its rnnlab version and how many models it has loaded."""
     available = sum(1 for e in models.entries.values() if e.model is not None)
     return {"status": "ok", "version": __version__, "models_available": available}

@@ -23,6 +23,7 @@ def list_models(models: ModelsDep) -> dict:
 
 @router.get("/{model_id}", response_model=ModelInfo, responses=ERRORS)
 def model_info(model_id: ModelId, models: ModelsDep) -> dict:
+    """One model: its cell, sizes and vocabulary, where it came from and its training metadata, or why it is unavailable."""
     return models.info(model_id)
 
 
