@@ -102,3 +102,25 @@ def test_single_threaded_controls_numpys_openblas_when_scipy_loaded_its_own_firs
         pytest.skip("NumPy's OpenBLAS is not a wheel's copy here: threadpoolctl cannot tell which is NumPy's")
     assert r["pools"] >= 2, r  # the situation under test: SciPy's copy is loaded too
     assert (r["before"], r["inside"], r["after"]) == (2, 1, 2), r
+
+
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_the_callers_errstate_holds_in_every_chunk_thread(direction):
+    from rnnlab.engine import Recurrent, RecurrentConfig
+
+    config = RecurrentConfig("rnn", input_size=3, hidden_size=8, nonlinearity="relu")
+    net = Recurrent(config, rng=np.random.default_rng(0), dtype=np.float32)
+    x = np.ones((5, 32, 3), np.float32)  # (T, B, I)
+    big = np.finfo(np.float32).max
+    if direction == "forward":
+        net.params["weight_ih_l0"] *= 1e10
+        x[:, 16:] = 1e30  # only the second chunk, which runs in a worker thread, overflows: W_ih x ~ 1e40
+    with np.errstate(all="ignore"):
+        out, _, cache, _ = fused.forward(config, net.params, x, chunks=2)
+    dout = np.zeros_like(out)  # (T, B, H)
+    dout[:, 16:] = big  # the second chunk's weight gradients sum 5 steps of it
+    with np.errstate(over="raise", invalid="raise"), pytest.raises(FloatingPointError):
+        if direction == "forward":
+            fused.forward(config, net.params, x, chunks=2)
+        else:
+            fused.backward(net.params, cache, dout)

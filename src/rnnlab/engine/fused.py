@@ -47,6 +47,7 @@ Shape legend: B batch, b a chunk of it, T time, I input, H hidden, G gates, L la
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -322,7 +323,10 @@ def run_in_threads(fn, jobs: list[tuple]) -> list:
             errors.append(e)
 
     with blas.single_threaded():  # each thread multiplies on its own core (trick 1)
-        threads = [threading.Thread(target=run, args=(j,), daemon=True) for j in range(1, len(jobs))]
+        # Each thread runs in a copy of the caller's context, so the caller's np.errstate (a context
+        # variable, which a new thread does not inherit) holds in every chunk, not just the first.
+        threads = [threading.Thread(target=contextvars.copy_context().run, args=(run, j), daemon=True)
+                   for j in range(1, len(jobs))]
         for th in threads:
             th.start()
         run(0)
