@@ -43,6 +43,18 @@ def test_adding_experiment_reports_mse_and_stops_at_the_target(tmp_path, capsys)
     assert row["metric"] == "mse" and row["reached_target_at"] == 0 and row["steps"] == 0
 
 
+def test_an_experiment_where_every_run_overflows_still_reports_and_plots(tmp_path, capsys, recwarn):
+    out = tmp_path / "boom.png"  # 30^29 overflows float32: no finite gradient or loss anywhere
+    code = main(["experiment", "memory", "--task", "adding", "--cells", "irnn", "--lags", "30", "--steps", "2",
+                 "--hidden", "8", "--batch", "32", "--spectral-radius", "30", "--out", str(out)])
+    assert code == 0
+    assert "diverged" in capsys.readouterr().out
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (row,) = json.loads(out.with_suffix(".json").read_text())["results"]
+    assert row["diverged"] and row["grad_h1_init"] is None
+    assert [str(w.message) for w in recwarn if issubclass(w.category, RuntimeWarning)] == []
+
+
 def test_variants_and_lags_are_parsed_with_remedies_added_to_every_cell():
     variants = parse_variants("rnn, lstm+attention ,irnn", "clip")
     assert [v.label for v in variants] == ["rnn+clip", "lstm+attention+clip", "irnn+clip"]

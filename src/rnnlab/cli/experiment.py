@@ -316,6 +316,19 @@ def _sci(v) -> str:
     return "inf" if v is None else f"{v:.1e}"
 
 
+def _log_y_if_any_finite(ax) -> None:
+    """A log y axis, or, when every run overflowed (nothing finite and positive to draw), a linear one
+    that says so: matplotlib cannot log-scale an axis without data."""
+    import numpy as np
+
+    ys = [np.asarray(line.get_ydata(), float) for line in ax.get_lines()]
+    if any(((y > 0) & np.isfinite(y)).any() for y in ys):
+        ax.set_yscale("log")
+    else:
+        ax.text(0.5, 0.5, "no finite values:\nevery run overflowed", transform=ax.transAxes, ha="center",
+                va="center", color="#b91c1c")
+
+
 def plot(results, variants, lags, path, title: str) -> None:
     import matplotlib
 
@@ -340,11 +353,10 @@ def plot(results, variants, lags, path, title: str) -> None:
                    else "chance")
     ax_metric.set(xlabel="lag (steps)", ylabel=metric, title=f"held-out {metric} after training", xscale="log")
     ax_grad.set(xlabel="lag (steps)", ylabel="||dL/dh_1||", title="gradient reaching step 1, at initialization",
-                xscale="log", yscale="log")
+                xscale="log")
     ax_curve.set(xlabel="training step", ylabel=f"held-out {metric}", title=f"learning curves at lag {lags[-1]}")
-    if metric == "mse":
-        ax_metric.set_yscale("log")
-        ax_curve.set_yscale("log")
+    for ax in (ax_grad, ax_metric, ax_curve) if metric == "mse" else (ax_grad,):
+        _log_y_if_any_finite(ax)
     for ax in axes:
         ax.grid(True, alpha=0.3)
     for ax in (ax_metric, ax_grad):
