@@ -116,3 +116,20 @@ def test_the_section_fits_a_phone(browser, server_url, artifacts):
     assert width <= 390
     page.locator("section#applications").screenshot(path=str(artifacts / "applications-390.png"))
     context.close()
+
+
+def test_on_a_phone_the_labelled_text_breaks_lines_only_where_the_network_cuts(browser, server_url):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, reduced_motion="reduce")
+    page = context.new_page()
+    page.goto(server_url + "/#applications")
+    page.wait_for_selector("[data-testid=app-seg-chars] .app-char", timeout=30000)
+    # every character that starts a new line, and whether the network put a word boundary there
+    starts = page.evaluate("""() => {
+        const chars = [...document.querySelectorAll('[data-testid=app-seg-chars] .app-char')];
+        return chars.slice(1).map((c, i) => [c.getBoundingClientRect().top > chars[i].getBoundingClientRect().top + 4,
+                                             c.classList.contains('cut'), c.textContent])
+                    .filter(([newLine]) => newLine);
+    }""")
+    context.close()
+    assert len(starts) >= 2  # the default sentence wraps on a phone
+    assert [text for _, cut, text in starts if not cut] == []

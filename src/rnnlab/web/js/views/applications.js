@@ -261,11 +261,17 @@ function drawSegments(result, r) {
       title: `P(a word begins at “${c}”) = ${p.toFixed(3)}; ${r.truth[i] ? "a word began here" : "inside a word"}`,
       style: `background:${diverging(p, 1)};color:${p > 0.6 ? "#fff" : INK}`, text: c });
   });
+  // one group per word the network cuts out, so a line breaks only where it puts a boundary
+  const words = [];
+  chars.forEach((c, i) => {
+    if (i === 0 || r.predicted[i]) words.push([]);
+    words[words.length - 1].push(c);
+  });
   const m = r.metrics;
   const right = r.predicted.filter((t, i) => t === r.truth[i]).length;
   const test = Object.entries(r.test || {}).sort((a, b) => b[1].accuracy - a[1].accuracy);
   result.replaceChildren(
-    el("div", { class: "app-chars", "data-testid": "app-seg-chars" }, chars),
+    el("div", { class: "app-chars", "data-testid": "app-seg-chars" }, words.map((w) => el("span", { class: "app-seg-word" }, w))),
     el("p", { class: "app-verdict" }, el("span", { class: "hint", text: "Re-segmented: " }),
       el("span", { class: "app-seg-text", "data-testid": "app-seg-text", text: r.segmented })),
     el("p", { class: "hint", text: `${right} of ${r.chars.length} characters tagged right (accuracy ${num(m.accuracy, 3)}, ` +
