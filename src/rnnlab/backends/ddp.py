@@ -42,6 +42,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from ..training.flags import add_config_flags, config_overrides
 from .torch_charlm import import_torch
 from .torch_train import SingleProcess, resolve_device, shard_bounds
 
@@ -135,31 +136,21 @@ def make_comm(device: str = "cpu"):
 
 
 # ---- the torchrun entry: python -m rnnlab.backends.ddp ... ---------------------------------------------
-FLAGS = {"cell": "cell", "hidden": "hidden_size", "layers": "num_layers", "seq_len": "seq_len", "batch": "batch_size",
-         "lr": "lr", "clip": "clip", "dropout": "dropout", "steps": "steps", "minutes": "minutes", "seed": "seed",
-         "eval_every": "eval_every"}
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m rnnlab.backends.ddp",
                                 description="Train a character-level LM with PyTorch DDP; start it with torchrun.")
     p.add_argument("corpus", nargs="?", metavar="FILE_OR_CORPUS",
                    help="a text file or a named corpus (tinyshakespeare, pydoc, stdlib); read by rank 0 only")
     p.add_argument("--preset", choices=["tiny", "small", "default"], default="small", help="named configuration")
-    p.add_argument("--cell", choices=["lstm", "gru", "rnn"], help="recurrent cell")
-    p.add_argument("--hidden", type=int, help="hidden units per layer")
-    p.add_argument("--layers", type=int, help="stacked recurrent layers")
-    p.add_argument("--seq-len", type=int, help="characters per window of truncated BPTT")
-    p.add_argument("--batch", type=int, help="contiguous streams per step, over all processes together")
-    p.add_argument("--lr", type=float, help="peak learning rate")
-    p.add_argument("--clip", type=float, help="clip the global gradient norm to this (0: off)")
-    p.add_argument("--dropout", type=float, help="dropout on each recurrent layer's output in training")
-    budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--minutes", type=float, help="training-time budget (rank 0's clock, validation excluded)")
-    budget.add_argument("--steps", type=int, help="number of optimizer steps")
-    p.add_argument("--seed", type=int, help="random seed")
-    p.add_argument("--eval-every", type=int, help="steps between validations and checkpoints")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any configuration key (repeatable)")
+    add_config_flags(p, help_text={
+        "seq_len": "characters per window of truncated BPTT",
+        "batch": "contiguous streams per step, over all processes together",
+        "lr": "peak learning rate",
+        "minutes": "training-time budget (rank 0's clock, validation excluded)",
+        "steps": "number of optimizer steps",
+        "seed": "random seed",
+        "set": "any configuration key (repeatable)",
+    })
     p.add_argument("--out", metavar="PATH", help="run folder on rank 0's machine (default: runs/<corpus>-ddp-<time>)")
     p.add_argument("--resume", metavar="PATH", help="continue a run (its folder or last.resume.safetensors, on rank 0)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
@@ -172,23 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_config(args):
-    import json
-
     from ..training import preset
 
-    overrides = {field: getattr(args, flag) for flag, field in FLAGS.items() if getattr(args, flag) is not None}
-    if args.minutes is not None:
-        overrides["steps"] = None
-    if args.steps is not None:
-        overrides["minutes"] = None
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--set needs KEY=VALUE, got {item!r}")
-        try:
-            overrides[key.strip().replace("-", "_")] = json.loads(value)
-        except json.JSONDecodeError:
-            overrides[key.strip().replace("-", "_")] = value.strip()
+    overrides = config_overrides(args)
     return preset(args.preset).replace(**overrides) if overrides else preset(args.preset)
 
 

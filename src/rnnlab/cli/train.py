@@ -16,15 +16,10 @@ from __future__ import annotations
 
 HELP = "Train a character-level language model on a corpus or a text file."
 
-# CLI flag -> TrainConfig field
-FLAGS = {
-    "cell": "cell", "hidden": "hidden_size", "layers": "num_layers", "seq_len": "seq_len", "batch": "batch_size",
-    "lr": "lr", "clip": "clip", "dropout": "dropout", "minutes": "minutes", "steps": "steps", "seed": "seed",
-    "eval_every": "eval_every",
-}
-
 
 def add_arguments(p) -> None:
+    from rnnlab.training.flags import add_config_flags
+
     p.add_argument("corpus", nargs="?", metavar="FILE_OR_CORPUS",
                    help="a text file, or a named corpus: tinyshakespeare, pydoc, stdlib (files are read from "
                         "$RNNLAB_DATA_DIR, tinyshakespeare is downloaded if missing)")
@@ -32,21 +27,7 @@ def add_arguments(p) -> None:
                    help="named configuration (default: small); the flags below override it")
     p.add_argument("--config", metavar="FILE", help="a recipe file (.toml or .json) with a [train] table of "
                    "configuration keys and optionally corpus = ...; flags override it")
-    p.add_argument("--cell", choices=["lstm", "gru", "rnn"], help="recurrent cell")
-    p.add_argument("--hidden", type=int, help="hidden units per layer")
-    p.add_argument("--layers", type=int, help="stacked recurrent layers")
-    p.add_argument("--seq-len", type=int, help="characters per window of truncated backpropagation through time")
-    p.add_argument("--batch", type=int, help="contiguous streams per batch")
-    p.add_argument("--lr", type=float, help="peak learning rate (Adam)")
-    p.add_argument("--clip", type=float, help="clip the global gradient norm to this (0: off)")
-    p.add_argument("--dropout", type=float, help="dropout on each recurrent layer's output in training")
-    budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--minutes", type=float, help="training-time budget in minutes (validation not counted)")
-    budget.add_argument("--steps", type=int, help="number of optimizer steps (reproducible bit for bit)")
-    p.add_argument("--seed", type=int, help="random seed: initialization, batch offsets, dropout, samples")
-    p.add_argument("--eval-every", type=int, help="steps between validations and checkpoints")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="set any configuration key, e.g. --set warmup_steps=100 (repeatable)")
+    add_config_flags(p)
     p.add_argument("--out", metavar="PATH", help="run folder (default: runs/<corpus>-<date-time>)")
     p.add_argument("--resume", metavar="PATH", help="continue a run: its folder or its last.resume.safetensors")
     p.add_argument("--encoding", default="utf-8", help="text encoding of FILE (default: utf-8)")
@@ -56,15 +37,6 @@ def add_arguments(p) -> None:
     p.add_argument("--backend", choices=["numpy", "torch"], default="numpy",
                    help="numpy: rnnlab's engine (default); torch: PyTorch (pip install 'rnnlab[torch]'), same files")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where the torch backend trains")
-
-
-def parse_value(text: str):
-    import json
-
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 def read_recipe(path) -> tuple[dict, str | None]:
@@ -93,22 +65,14 @@ def read_recipe(path) -> tuple[dict, str | None]:
 def build_config(args):
     from rnnlab.cli.main import UserError
     from rnnlab.training import ConfigError, TrainConfig, preset
+    from rnnlab.training.flags import config_overrides
 
     recipe, corpus = ({}, None) if not args.config else read_recipe(args.config)
     try:
         config = preset(args.preset or recipe.get("preset") or "small")
         if recipe.get("train"):
             config = TrainConfig.from_dict({**config.to_dict(), **recipe["train"]})
-        overrides = {field: getattr(args, flag) for flag, field in FLAGS.items() if getattr(args, flag) is not None}
-        if args.minutes is not None:
-            overrides["steps"] = None
-        if args.steps is not None:
-            overrides["minutes"] = None
-        for item in args.set:
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise UserError(f"--set needs KEY=VALUE, got {item!r}")
-            overrides[key.strip().replace("-", "_")] = parse_value(value.strip())
+        overrides = config_overrides(args)
         return config.replace(**overrides), corpus
     except ConfigError as e:
         raise UserError(str(e)) from None
