@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from rnnlab.engine import Recurrent, RecurrentConfig, State, numerical_gradient, relative_error
+from rnnlab.engine import loop as loop_mod
 from rnnlab.engine import skip as skip_mod
 from rnnlab.engine.gradient_flow import hidden_gradient_norms, probe_gradient
 from rnnlab.engine.skip import SkipConfig, init_skip_params
@@ -73,7 +74,7 @@ def test_skip_dh_is_the_total_gradient_reaching_each_hidden_state(cell, monkeypa
     dstate = State(weights[1], weights[2] if cell == "lstm" else None)
     out, final, cache = skip_mod.forward(config, params, x, skip, state)
     dh = skip_mod.backward(params, cache, weights[0], dstate).dh  # (1, T, B, H)
-    module = getattr(skip_mod, f"{cell}_cell")
+    module = getattr(loop_mod, f"{cell}_cell")  # skip.py steps the cells through loop.cell_step_forward
     delta = np.zeros_like(state.h[0])  # (B, H), added to the cell's output at step t = h[t]
     for t in range(5):
         calls = []
@@ -83,7 +84,7 @@ def test_skip_dh_is_the_total_gradient_reaching_each_hidden_state(cell, monkeypa
             calls.append(None)
             return (result[0] + delta, *result[1:]) if len(calls) - 1 == t else result
 
-        monkeypatch.setattr(skip_mod, f"{cell}_cell", SimpleNamespace(step_forward=step_forward))
+        monkeypatch.setattr(loop_mod, f"{cell}_cell", SimpleNamespace(step_forward=step_forward))
 
         def f(calls=calls):
             calls.clear()

@@ -52,6 +52,29 @@ def one_hot(indices: np.ndarray, size: int, dtype) -> np.ndarray:
     return out
 
 
+def cell_step_forward(config: RecurrentConfig, x_t, h, c, p: LayerParams):
+    """One step of the configured cell: (h_t, c_t (None but for the LSTM), the step's cache)."""
+    if config.cell == "rnn":
+        h, cache = rnn_cell.step_forward(x_t, h, p, config.nonlinearity)
+        return h, c, cache
+    if config.cell == "lstm":
+        return lstm_cell.step_forward(x_t, h, c, p)
+    h, cache = gru_cell.step_forward(x_t, h, p)
+    return h, c, cache
+
+
+def cell_step_backward(config: RecurrentConfig, dh, dc_next, step, p: LayerParams):
+    """One step of the configured cell backward: (dx_t, dh_{t-1}, dc_{t-1} (LSTM; else dc_next
+    unchanged), the step's parameter gradients)."""
+    if config.cell == "rnn":
+        dx, dh_prev, g = rnn_cell.step_backward(dh, step, p, config.nonlinearity)
+        return dx, dh_prev, dc_next, g
+    if config.cell == "lstm":
+        return lstm_cell.step_backward(dh, dc_next, step, p)
+    dx, dh_prev, g = gru_cell.step_backward(dh, step, p)
+    return dx, dh_prev, dc_next, g
+
+
 def forward(config: RecurrentConfig, params: dict, x: np.ndarray, state: State | None = None, record: bool = False):
     """x: (T, B, I) floats, or (T, B) integer indices read as one-hot vectors.
 
@@ -69,13 +92,9 @@ def forward(config: RecurrentConfig, params: dict, x: np.ndarray, state: State |
         c = state.c[k] if config.has_cell_state else None
         hs, cs, layer_caches = [], [], []
         for t in range(T):
-            if config.cell == "rnn":
-                h, cache = rnn_cell.step_forward(layer_in[t], h, p, config.nonlinearity)
-            elif config.cell == "lstm":
-                h, c, cache = lstm_cell.step_forward(layer_in[t], h, c, p)
+            h, c, cache = cell_step_forward(config, layer_in[t], h, c, p)
+            if config.has_cell_state:
                 cs.append(c)
-            else:
-                h, cache = gru_cell.step_forward(layer_in[t], h, p)
             hs.append(h)
             layer_caches.append(cache)
         layer_out = np.stack(hs)  # (T, B, H)
@@ -125,12 +144,7 @@ def backward(params: dict, cache: LoopCache, dout: np.ndarray, dstate: State | N
             dh = d_layer_out[t] + dh_next  # (B, H)
             dh_total[t] = dh
             step = cache.steps[k][t]
-            if config.cell == "rnn":
-                dx, dh_next, g = rnn_cell.step_backward(dh, step, p, config.nonlinearity)
-            elif config.cell == "lstm":
-                dx, dh_next, dc_next, g = lstm_cell.step_backward(dh, dc_next, step, p)
-            else:
-                dx, dh_next, g = gru_cell.step_backward(dh, step, p)
+            dx, dh_next, dc_next, g = cell_step_backward(config, dh, dc_next, step, p)
             d_layer_in[t] = dx
             for kind in acc:
                 acc[kind] += getattr(g, kind)

@@ -34,9 +34,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import gru_cell, lstm_cell, rnn_cell
 from .config import RecurrentConfig, State, zero_state
-from .loop import Gradients, one_hot
+from .loop import Gradients, cell_step_backward, cell_step_forward, one_hot
 from .params import PARAM_KINDS, LayerParams
 
 
@@ -99,12 +98,7 @@ def forward(config: RecurrentConfig, params: dict, x: np.ndarray, skip: SkipConf
         c = state.c[k] if config.has_cell_state else None  # (B, H)
         hs, steps = [], []
         for t in range(T):
-            if config.cell == "rnn":
-                h, step = rnn_cell.step_forward(layer_in[t], h, p, config.nonlinearity)
-            elif config.cell == "lstm":
-                h, c, step = lstm_cell.step_forward(layer_in[t], h, c, p)
-            else:
-                h, step = gru_cell.step_forward(layer_in[t], h, p)
+            h, c, step = cell_step_forward(config, layer_in[t], h, c, p)
             if K and t >= K:
                 h = h + hs[t - K] @ w_skip.T  # (B, H)
             hs.append(h)
@@ -150,12 +144,7 @@ def backward(params: dict, cache: SkipCache, dout: np.ndarray, dstate: State | N
                 dh_skip[t - K] += dh @ w_skip  # (B, H)
                 dw_skip += dh.T @ hs[t - K]  # (H, H)
             step = cache.steps[k][t]
-            if config.cell == "rnn":
-                dx, dh_next, g = rnn_cell.step_backward(dh, step, p, config.nonlinearity)
-            elif config.cell == "lstm":
-                dx, dh_next, dc_next, g = lstm_cell.step_backward(dh, dc_next, step, p)
-            else:
-                dx, dh_next, g = gru_cell.step_backward(dh, step, p)
+            dx, dh_next, dc_next, g = cell_step_backward(config, dh, dc_next, step, p)
             d_layer_in[t] = dx
             for kind in acc:
                 acc[kind] += getattr(g, kind)
