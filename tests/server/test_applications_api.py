@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from support.websocket import stream_messages
 
 from rnnlab.data.words import WordVocab
 from rnnlab.server.app import create_app
@@ -22,17 +23,7 @@ def app_client():
         yield c
 
 
-def run_stream(client, path, request, stop_after=None):
-    messages = []
-    with client.websocket_connect(path) as ws:
-        ws.send_json(request)
-        while True:
-            msg = ws.receive_json()
-            messages.append(msg)
-            if stop_after is not None and msg["type"] == "progress" and len(messages) > stop_after:
-                ws.send_json({"type": "stop"})
-            if msg["type"] in ("done", "error"):
-                return messages
+run_stream = stream_messages
 
 
 def test_options_list_the_datasets_limits_and_sentiment_status(app_client):

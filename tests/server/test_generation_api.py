@@ -8,6 +8,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
+from support.websocket import stream_messages
 
 from rnnlab.server.app import create_app
 from rnnlab.server.settings import Settings
@@ -49,15 +50,7 @@ def test_without_a_model_generation_is_404_saying_why(bare_client):
 
 
 def stream(client, body):
-    messages = []
-    with client.websocket_connect("/api/generate/stream") as ws:
-        ws.send_json(body)
-        while True:
-            msg = ws.receive_json()
-            messages.append(msg)
-            if msg["type"] in ("done", "error"):
-                break
-    return messages
+    return stream_messages(client, "/api/generate/stream", body)
 
 
 def test_the_stream_sends_every_character_with_its_top_10_and_hidden_state(client):

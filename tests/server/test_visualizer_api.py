@@ -8,6 +8,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
+from support.websocket import stream_messages
 
 from rnnlab.server.app import create_app
 from rnnlab.server.settings import Settings
@@ -122,15 +123,7 @@ def test_unknown_trained_model_is_404(client):
 
 
 def train(client, body):
-    messages = []
-    with client.websocket_connect("/api/visualizer/train") as ws:
-        ws.send_json(body)
-        while True:
-            msg = ws.receive_json()
-            messages.append(msg)
-            if msg["type"] in ("done", "error"):
-                break
-    return messages
+    return stream_messages(client, "/api/visualizer/train", body)
 
 
 def test_training_streams_the_loss_and_returns_a_trained_network(client):
