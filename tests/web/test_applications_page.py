@@ -5,21 +5,14 @@ spaces put back by a tagger."""
 from __future__ import annotations
 
 import pytest
+from web.pages import open_page
 
 pytestmark = pytest.mark.browser
-
-READY = "body[data-ready=true]"
 
 
 @pytest.fixture(scope="module")
 def section(browser, server_url):
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, reduced_motion="reduce")
-    page = context.new_page()
-    errors = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(server_url + "/")
-    page.wait_for_selector(READY, state="attached", timeout=30000)
+    context, page, errors = open_page(browser, server_url + "/")
     page.wait_for_selector("[data-testid=app-lm-train]", timeout=20000)
     page.locator("section#applications").scroll_into_view_if_needed()
     yield page, errors
@@ -107,10 +100,7 @@ def test_a_typed_text_loses_its_spaces_and_the_network_puts_them_back(section, a
 
 
 def test_the_section_fits_a_phone(browser, server_url, artifacts):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, reduced_motion="reduce")
-    page = context.new_page()
-    page.goto(server_url + "/#applications")
-    page.wait_for_selector(READY, state="attached", timeout=30000)
+    context, page, _ = open_page(browser, server_url + "/#applications", width=390, height=844)
     page.wait_for_selector("[data-testid=app-lm-train]", timeout=20000)
     width = page.evaluate("() => document.querySelector('#applications').scrollWidth")
     assert width <= 390
@@ -119,9 +109,7 @@ def test_the_section_fits_a_phone(browser, server_url, artifacts):
 
 
 def test_on_a_phone_the_labelled_text_breaks_lines_only_where_the_network_cuts(browser, server_url):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, reduced_motion="reduce")
-    page = context.new_page()
-    page.goto(server_url + "/#applications")
+    context, page, _ = open_page(browser, server_url + "/#applications", width=390, height=844)
     page.wait_for_selector("[data-testid=app-seg-chars] .app-char", timeout=30000)
     # every character that starts a new line, and whether the network put a word boundary there
     starts = page.evaluate("""() => {

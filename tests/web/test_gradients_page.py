@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from web.pages import open_page
 
 pytestmark = pytest.mark.browser
-
-READY = "body[data-ready=true]"
 
 
 @pytest.fixture(scope="module")
 def section(browser, server_url):
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, reduced_motion="reduce")
-    page = context.new_page()
-    errors = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(server_url + "/")
-    page.wait_for_selector(READY, state="attached", timeout=20000)
+    context, page, errors = open_page(browser, server_url + "/")
     page.wait_for_function("document.getElementById('gradient-norms') && document.getElementById('gradient-norms').data",
                            timeout=20000)
     page.locator("section#vanishing").scroll_into_view_if_needed()
@@ -117,9 +110,7 @@ def test_legend_and_axis_title_do_not_overlap(section, plot_id):
 
 
 def test_remedy_numbers_never_break_across_lines_on_a_phone(browser, server_url):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, reduced_motion="reduce")
-    page = context.new_page()
-    page.goto(server_url + "/")
+    context, page, _ = open_page(browser, server_url + "/", width=390, height=844)
     page.wait_for_selector("[data-testid=gradient-remedies] table", timeout=30000)
     # each cell's last word (the number, e.g. 1.3e-16) as the browser lays it out: how many lines it spans
     cells = page.evaluate("""() => [...document.querySelectorAll('[data-testid=gradient-remedies] td')].map((td) => {
