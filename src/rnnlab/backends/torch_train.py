@@ -57,7 +57,7 @@ from ..data.vocab import CharVocab
 from ..engine import NonFiniteError
 from ..io.checkpoint import CheckpointError
 from ..tasks.charlm import CharLM
-from ..training.charlm import BUDGET_KEYS, check_text
+from ..training.charlm import check_text, resume_setup
 from ..training.charlm_task import dropout_masks, new_model, sample_text
 from ..training.config import ConfigError, TrainConfig
 from ..training.loop import (
@@ -492,16 +492,7 @@ def train_charlm_torch(config: TrainConfig | None, text: str, out: str | Path, *
     try:
         if resume is not None:
             tensors, meta = resume if isinstance(resume, tuple) else read_resume_shared(resume, comm)
-            saved = TrainConfig.from_dict(meta["config"])
-            config = saved if config is None else saved.replace(**{k: getattr(config, k) for k in BUDGET_KEYS})
-            if meta.get("corpus", {}).get("sha256") not in (None, sha):
-                raise TrainingError(f"cannot resume: the run was trained on another text "
-                                    f"(sha256 {meta['corpus']['sha256'][:12]}..., this one {sha[:12]}...)")
-            vocab = CharVocab(meta["task_state"]["vocab"])
-            missing = vocab.unknown(text)
-            if missing:
-                raise TrainingError(f"cannot resume: the text has characters the run's vocabulary lacks: "
-                                    f"{missing[:10]}")
+            config, vocab = resume_setup(meta, config, text, sha)
             dtype = tensors["param.head.weight"].dtype if dtype is None else dtype
             resume_data = (tensors, meta)
         elif config is None:

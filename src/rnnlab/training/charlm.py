@@ -47,6 +47,21 @@ def check_text(text: str, config: TrainConfig, source: str = "the text") -> tupl
     return train, val
 
 
+def resume_setup(meta: dict, config: TrainConfig | None, text: str, sha: str) -> tuple[TrainConfig, CharVocab]:
+    """A run to continue: its saved configuration, with this call's budget (``BUDGET_KEYS``) when
+    ``config`` is given, and its vocabulary; a TrainingError unless ``text`` is the run's own text."""
+    saved = TrainConfig.from_dict(meta["config"])
+    config = saved if config is None else saved.replace(**{k: getattr(config, k) for k in BUDGET_KEYS})
+    if meta.get("corpus", {}).get("sha256") not in (None, sha):
+        raise TrainingError(f"cannot resume: the run was trained on another text "
+                            f"(sha256 {meta['corpus']['sha256'][:12]}..., this one {sha[:12]}...)")
+    vocab = CharVocab(meta["task_state"]["vocab"])
+    missing = vocab.unknown(text)
+    if missing:
+        raise TrainingError(f"cannot resume: the text has characters the run's vocabulary lacks: {missing[:10]}")
+    return config, vocab
+
+
 def train_charlm(config: TrainConfig | None, text: str, out: str | Path, *, on_event: Callable[[dict], None] | None = None,
                  should_stop: Callable[[], bool] | None = None, resume: str | Path | None = None,
                  corpus_name: str = "text", corpus_sha256: str | None = None) -> TrainResult:
@@ -54,15 +69,7 @@ def train_charlm(config: TrainConfig | None, text: str, out: str | Path, *, on_e
     resume_data = None
     if resume is not None:
         tensors, meta = read_resume(resume)
-        saved = TrainConfig.from_dict(meta["config"])
-        config = saved if config is None else saved.replace(**{k: getattr(config, k) for k in BUDGET_KEYS})
-        if meta.get("corpus", {}).get("sha256") not in (None, sha):
-            raise TrainingError(f"cannot resume: the run was trained on another text "
-                                f"(sha256 {meta['corpus']['sha256'][:12]}..., this one {sha[:12]}...)")
-        vocab = CharVocab(meta["task_state"]["vocab"])
-        missing = vocab.unknown(text)
-        if missing:
-            raise TrainingError(f"cannot resume: the text has characters the run's vocabulary lacks: {missing[:10]}")
+        config, vocab = resume_setup(meta, config, text, sha)
         resume_data = (tensors, meta)
     elif config is None:
         raise TrainingError("a configuration is needed unless resuming")
