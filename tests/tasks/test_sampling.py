@@ -276,6 +276,48 @@ def test_a_step_runs_blas_on_one_thread_and_restores_the_thread_count_after():
         assert blas_threads() == before
 
 
+def test_one_blas_thread_and_the_engines_chunk_threads_interleaved_restore_the_thread_count():
+    """A server request's step and a training chunk in another thread, entering and leaving in any order."""
+    import threading
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from rnnlab.engine import blas
+    from rnnlab.tasks.sampling import one_blas_thread
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas" and "numpy" in i["filepath"]]
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        if not before or before == [1]:
+            pytest.skip("this BLAS cannot run two threads here")
+        step, chunks = one_blas_thread(), blas.single_threaded()
+        step.__enter__()
+        chunks.__enter__()
+        step.__exit__(None, None, None)
+        assert blas_threads() == [1] * len(before)  # the chunks still run
+        chunks.__exit__(None, None, None)
+        assert blas_threads() == before
+
+        entered, leave = threading.Barrier(8), threading.Event()
+
+        def user():
+            with one_blas_thread():
+                entered.wait()
+                leave.wait()
+
+        users = [threading.Thread(target=user) for _ in range(7)]
+        for u in users:
+            u.start()
+        entered.wait()
+        assert blas_threads() == [1] * len(before)
+        leave.set()
+        for u in users:
+            u.join()
+        assert blas_threads() == before
+
+
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_making_a_stepper_leaves_the_model_weights_untouched(cell):
     model = random_model(cell, hidden=1, layers=2)  # H=1: transposes that are already contiguous

@@ -30,8 +30,9 @@ Shape legend: V vocabulary, L layers, H hidden, G gates.
 
 from __future__ import annotations
 
-import contextlib
 import math
+import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..engine import State
+from ..engine import State, blas
 
 if TYPE_CHECKING:
     from .charlm import CharLM
@@ -59,32 +60,53 @@ class SampleStep:
 
 
 # ---- the fast single step ------------------------------------------------------------------------
-_BLAS_LIBS = None  # threadpoolctl's controllers of the loaded BLAS libraries, found once
+_BLAS_LIBS = None  # threadpoolctl's controllers of the other loaded BLAS libraries, found once
+_blas_lock = threading.Lock()
+_blas_users = 0  # how many callers are inside one_blas_thread() now
+_blas_saved: list = []  # (library, thread count) to restore when the last one leaves
 
 
 class _OneBlasThread:
-    """Set every loaded BLAS library to one thread, and back on exit (only those that had more)."""
+    """Every loaded BLAS library on one thread, and back when the last user leaves.
+
+    NumPy's own OpenBLAS goes through ``engine.blas.single_threaded``, the count the engine's chunk
+    threads hold too; the other libraries (SciPy's, torch's) are counted here the same way.  So
+    requests in concurrent server threads, and a training step beside them, restore each library
+    once, to what it had before the first of them came, whatever order they leave in.
+    """
 
     def __enter__(self):
-        self.saved = [(lib, n) for lib in _BLAS_LIBS if (n := lib.get_num_threads()) != 1]
-        for lib, _ in self.saved:
-            lib.set_num_threads(1)
+        global _blas_users
+        self.numpy = blas.single_threaded()
+        self.numpy.__enter__()
+        with _blas_lock:
+            if _blas_users == 0:
+                _blas_saved[:] = [(lib, n) for lib in _BLAS_LIBS if (n := lib.get_num_threads()) != 1]
+                for lib, _ in _blas_saved:
+                    lib.set_num_threads(1)
+            _blas_users += 1
 
     def __exit__(self, *exc):
-        for lib, n in self.saved:
-            lib.set_num_threads(n)
+        global _blas_users
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                for lib, n in _blas_saved:
+                    lib.set_num_threads(n)
+        self.numpy.__exit__(*exc)
         return False
 
 
 def one_blas_thread():
-    """A context in which BLAS runs on one thread (threadpoolctl; a no-op when it is not installed).
+    """A context in which BLAS runs on one thread (NumPy's OpenBLAS, and with threadpoolctl every
+    other loaded BLAS library).
 
     A batch-1 step is a few small matrix-vector products; splitting each over threads buys nothing,
     and on a busy machine every thread hand-off can wait for a scheduler slice.  OpenBLAS keeps a
     (256, 1024) product on one thread by itself, but splits (512, 1024) and larger ones: measured on
     the shared 2-core machine of ``benchmarks/RESULTS.md``, those then took 4-100x longer than on one
     thread.  The limit is held only while a step computes, never across a ``yield``.  (This is
-    threadpoolctl's ``limit(1, "blas")`` without its per-call library scan: ~1 us instead of ~10.)
+    threadpoolctl's ``limit(1, "blas")`` without its per-call library scan: a few us instead of ~10.)
     """
     global _BLAS_LIBS
     if _BLAS_LIBS is None:
@@ -93,8 +115,10 @@ def one_blas_thread():
         except ImportError:
             _BLAS_LIBS = []
         else:
-            _BLAS_LIBS = list(ThreadpoolController().select(user_api="blas").lib_controllers)
-    return _OneBlasThread() if _BLAS_LIBS else contextlib.nullcontext()
+            numpys = os.path.realpath(blas.library_path() or "")
+            _BLAS_LIBS = [lib for lib in ThreadpoolController().select(user_api="blas").lib_controllers
+                          if os.path.realpath(lib.filepath) != numpys]
+    return _OneBlasThread()
 
 
 def _sigmoid_(z: np.ndarray) -> np.ndarray:
