@@ -33,6 +33,20 @@ def test_generate_prints_the_prompt_then_the_generated_text(capsys, model_path):
     assert out == "ab" + "cd\nabcd\nabcd\n"
 
 
+def test_generate_and_eval_take_a_run_folder_for_its_model(capsys, model_path, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(model_path, run / "model.safetensors")  # as `rnnlab train` leaves it
+    code, out, err = run_cli(capsys, "generate", run, "--prompt", "ab", "--length", 13, "--greedy")
+    assert code == 0 and err == "" and out == "ab" + "cd\nabcd\nabcd\n"
+    (tmp_path / "t.txt").write_text(CYCLE * 20)
+    assert run_cli(capsys, "eval", run, tmp_path / "t.txt")[0] == 0
+    code, _, err = run_cli(capsys, "generate", tmp_path, "--length", 3)  # a folder without a model
+    assert code == 2 and "is a folder, not a checkpoint file" in err
+
+
 def test_generate_adds_a_final_newline_only_when_missing(capsys, model_path):
     _, out, _ = run_cli(capsys, "generate", model_path, "--prompt", "ab", "--length", 4, "--greedy")
     assert out == "abcd\na\n"

@@ -13,7 +13,7 @@ PROGRESS_MIN_CHARS = 20_000  # show a progress bar for files at least this long
 
 
 def add_arguments(p) -> None:
-    p.add_argument("model", metavar="MODEL", help="a char-LM checkpoint (.safetensors, e.g. from `rnnlab train`)")
+    p.add_argument("model", metavar="MODEL", help="a char-LM checkpoint (.safetensors) or a run folder of `rnnlab train`")
     p.add_argument("file", metavar="FILE", help="the text file to evaluate on")
     p.add_argument("--encoding", default="utf-8", help="the file's text encoding (default: utf-8)")
     p.add_argument("--skip-unknown", action="store_true",

@@ -12,7 +12,7 @@ HELP = "Generate text with a character-level language model (the bundled default
 
 def add_arguments(p) -> None:
     p.add_argument("model", nargs="?", metavar="MODEL",
-                   help="a char-LM checkpoint (.safetensors, e.g. from `rnnlab train`); default: the bundled model")
+                   help="a char-LM checkpoint (.safetensors) or a run folder of `rnnlab train`; default: the bundled model")
     p.add_argument("--prompt", "-p", default="",
                    help="text to start from; the model reads it first (default: empty, the start of a text)")
     p.add_argument("--length", "-n", type=int, default=500, help="characters to generate (default: 500)")
@@ -30,6 +30,16 @@ def add_arguments(p) -> None:
                    help="one line per generated character: its probability, surprisal and the top 5 alternatives")
 
 
+def model_file(path):
+    """A checkpoint path as given, or the model a run folder of `rnnlab train` holds."""
+    from pathlib import Path
+
+    from rnnlab.training import MODEL_FILE
+
+    p = Path(path).expanduser()
+    return p / MODEL_FILE if p.is_dir() and (p / MODEL_FILE).is_file() else p
+
+
 def load_model_or_explain(path):
     """The model at path (None: the bundled default), or a UserError that says what is wrong."""
     from rnnlab.cli.main import UserError
@@ -40,7 +50,7 @@ def load_model_or_explain(path):
         raise UserError(f"no bundled default model yet ({charlm.DEFAULT_MODEL_PATH} does not exist); "
                         "pass a MODEL checkpoint, e.g. one made with `rnnlab train`")
     try:
-        return charlm.load_model(path)
+        return charlm.load_model(None if path is None else model_file(path))
     except CheckpointError as e:
         raise UserError(str(e)) from None
 
