@@ -10,7 +10,8 @@ __version__ = "0.1.0"
 
 
 def load(path=None):
-    """Load a character-level language model (the bundled default model when path is None)."""
+    """Load a character-level language model: a checkpoint, a run folder of ``rnnlab train``, or
+    (path None) the bundled default model."""
     from .tasks.charlm import load_model
 
     return load_model(path)

@@ -132,6 +132,14 @@ def test_rnnlab_load_gives_a_model_with_the_whole_api(tmp_path):
     assert model.evaluate(CYCLE * 10).bits_per_char < 0.05
 
 
+def test_rnnlab_load_takes_a_run_folder_and_the_model_says_what_it_is(tmp_path):
+    trained_cycle_model().save(tmp_path / "model.safetensors")  # a run folder of `rnnlab train`
+    model = rnnlab.load(tmp_path)
+    assert model.generate("ab", 3, greedy=True) == "cd\n"
+    assert repr(model) == f"CharLM(lstm, 1 layer x 24 units, 5 characters, {model.dtype.name})"
+    assert repr(random_model("rnn", hidden=3, layers=2)).startswith("CharLM(rnn (tanh), 2 layers x 3 units, ")
+
+
 def test_rnnlab_load_without_a_path_loads_the_default_model(tmp_path, monkeypatch):
     path = tmp_path / "default.safetensors"
     trained_cycle_model().save(path)

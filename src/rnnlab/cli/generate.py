@@ -30,16 +30,6 @@ def add_arguments(p) -> None:
                    help="one line per generated character: its probability, surprisal and the top 5 alternatives")
 
 
-def model_file(path):
-    """A checkpoint path as given, or the model a run folder of `rnnlab train` holds."""
-    from pathlib import Path
-
-    from rnnlab.training import MODEL_FILE
-
-    p = Path(path).expanduser()
-    return p / MODEL_FILE if p.is_dir() and (p / MODEL_FILE).is_file() else p
-
-
 def load_model_or_explain(path):
     """The model at path (None: the bundled default), or a UserError that says what is wrong."""
     from rnnlab.cli.main import UserError
@@ -50,7 +40,7 @@ def load_model_or_explain(path):
         raise UserError(f"no bundled default model yet ({charlm.DEFAULT_MODEL_PATH} does not exist); "
                         "pass a MODEL checkpoint, e.g. one made with `rnnlab train`")
     try:
-        return charlm.load_model(None if path is None else model_file(path))
+        return charlm.load_model(path)
     except CheckpointError as e:
         raise UserError(str(e)) from None
 

@@ -29,14 +29,14 @@ def add_arguments(p) -> None:
 def _check(args):
     from pathlib import Path
 
-    from rnnlab.cli.generate import model_file
     from rnnlab.cli.main import UserError
+    from rnnlab.io import checkpoint_file
 
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port must be between 0 and 65535, got {args.port}")
     models = []
     for path in args.model:
-        p = model_file(path)
+        p = checkpoint_file(path)
         if not p.is_file():
             raise UserError(f"--model {path}: no such file (or run folder with a model.safetensors)")
         models.append(p)

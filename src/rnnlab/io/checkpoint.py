@@ -32,6 +32,7 @@ MAX_TENSORS = 4096  # a 100-layer model with optimizer state holds well under th
 DEFAULT_MAX_FILE_BYTES = 2 * 1024**3  # 2 GiB
 STALE_TEMP_SECONDS = 60.0  # a leftover temporary file of a dead process, unchanged this long, is removed
 ABANDONED_TEMP_SECONDS = 24 * 3600.0  # ... and any leftover unchanged this long (e.g. another machine's)
+RUN_MODEL_FILE = "model.safetensors"  # the model in a run folder of `rnnlab train` (training.MODEL_FILE)
 
 
 class CheckpointError(ValueError):
@@ -106,6 +107,12 @@ def _fsync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def checkpoint_file(path: str | os.PathLike) -> Path:
+    """``path`` as given, or, for a run folder of ``rnnlab train``, the model file it holds."""
+    p = Path(path).expanduser()
+    return p / RUN_MODEL_FILE if p.is_dir() and (p / RUN_MODEL_FILE).is_file() else p
 
 
 def save_checkpoint(path: str | os.PathLike, tensors: dict[str, np.ndarray], meta: dict | None = None) -> None:

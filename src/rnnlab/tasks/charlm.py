@@ -32,7 +32,7 @@ from ..engine import (
     zero_state,
 )
 from ..engine.output import softmax_output_loss
-from ..io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..io.checkpoint import CheckpointError, checkpoint_file, load_checkpoint, save_checkpoint
 
 FORMAT = "rnnlab.charlm/1"
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "default.safetensors"
@@ -87,6 +87,12 @@ class CharLM:
                 raise ValueError(f"unexpected parameters: {extra}")
         self.params = params
         self.rnn = Recurrent(rcfg, {k[4:]: v for k, v in params.items() if k.startswith("rnn.")})
+
+    def __repr__(self) -> str:
+        c = self.config
+        cell = f"{c.cell} ({c.nonlinearity})" if c.cell == "rnn" else c.cell
+        return (f"CharLM({cell}, {c.num_layers} layer{'s' if c.num_layers > 1 else ''} x {c.hidden_size} units, "
+                f"{len(self.vocab)} characters, {self.dtype.name})")
 
     # ---- numbers -------------------------------------------------------------------------------
     @property
@@ -214,8 +220,9 @@ class CharLM:
 
 
 def load_model(path=None) -> CharLM:
-    """Load a char-LM checkpoint; None means the bundled default model."""
+    """Load a char-LM checkpoint or the model of a run folder of ``rnnlab train``; None means the
+    bundled default model."""
     if path is None and not DEFAULT_MODEL_PATH.exists():
         raise CheckpointError(f"the bundled default model is not there ({DEFAULT_MODEL_PATH} does not exist); "
                               "pass the path of a model checkpoint, e.g. one made with `rnnlab train`")
-    return CharLM.load(DEFAULT_MODEL_PATH if path is None else path)
+    return CharLM.load(DEFAULT_MODEL_PATH if path is None else checkpoint_file(path))

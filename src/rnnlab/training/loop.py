@@ -53,13 +53,13 @@ import numpy as np
 from ..engine import NonFiniteError, check_finite, clip_grad_norm, global_norm, make_optimizer
 from ..engine.fused import step_threads
 from ..engine.memory import keep_freed_memory
-from ..io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..io.checkpoint import RUN_MODEL_FILE, CheckpointError, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .metrics import MetricsLog
 from .schedule import budget_progress, learning_rate
 
 RESUME_FORMAT = "rnnlab.resume/1"
-MODEL_FILE = "model.safetensors"
+MODEL_FILE = RUN_MODEL_FILE  # "model.safetensors": what checkpoint_file() finds in a run folder
 RESUME_FILE = "last.resume.safetensors"
 METRICS_FILE = "metrics.jsonl"
 PLOT_FILE = "loss.png"
