@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -111,3 +113,15 @@ def test_metadata_that_utf8_cannot_carry_is_dropped_not_a_500(tmp_path, tiny_mod
         assert r.status_code == 200
         meta = r.json()["models"][0]["meta"]
     assert meta["ok"] == "fine" and "note" not in meta and "bad_number" not in meta
+
+
+def test_a_run_folder_given_on_the_command_line_is_named_after_the_run(tmp_path, tiny_model_path):
+    from rnnlab.cli.serve import resolve_models
+
+    run = tmp_path / "pydoc-2026"
+    run.mkdir()
+    (run / "model.safetensors").write_bytes(tiny_model_path.read_bytes())
+    models, _ = resolve_models(SimpleNamespace(model=[str(run)], models_dir=None, port=0))
+    app = create_app(Settings(default_model=None, models=models))
+    with TestClient(app) as c:
+        assert [m["id"] for m in c.get("/api/models").json()["models"]] == ["pydoc-2026"]

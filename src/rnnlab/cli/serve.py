@@ -26,7 +26,8 @@ def add_arguments(p) -> None:
                    help="server log level (default: warning)")
 
 
-def _check(args):
+def resolve_models(args):
+    """(the --model checkpoints, run folders resolved to their model; the models folder or None), or a UserError."""
     from pathlib import Path
 
     from rnnlab.cli.main import UserError
@@ -62,7 +63,7 @@ def run(args) -> int:
     from rnnlab.server.security import with_token
     from rnnlab.server.settings import Settings
 
-    models, models_dir = _check(args)
+    models, models_dir = resolve_models(args)
     return_freed_memory_to_the_system()  # memory taken by a burst of clients goes back afterwards
     try:  # fail early, with a clear message, when the port is taken
         family = socket.AF_INET6 if ":" in args.host else socket.AF_INET

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...io.checkpoint import CheckpointError
+from ...io.checkpoint import RUN_MODEL_FILE, CheckpointError
 from ...tasks.charlm import CharLM
 from ..errors import NotFound
 
@@ -69,13 +69,14 @@ class ModelRegistry:
             self.message = ("No model is bundled with this installation yet: train one with `rnnlab train` "
                             "and start the server with `rnnlab serve --model PATH`.")
         for path in models:
-            self._add(None, Path(path).stem, Path(path), "command line")
+            path = Path(path)  # a run folder's model is named after the run
+            self._add(None, path.parent.name if path.name == RUN_MODEL_FILE else path.stem, path, "command line")
         if models_dir is not None and Path(models_dir).is_dir():
             folder = Path(models_dir)
             for path in sorted(folder.glob("*.safetensors")):
                 if not path.name.endswith(".resume.safetensors"):  # training state, not a model
                     self._add(None, path.stem, path, "models directory")
-            for path in sorted(folder.glob("*/model.safetensors")):
+            for path in sorted(folder.glob(f"*/{RUN_MODEL_FILE}")):
                 self._add(None, path.parent.name, path, "models directory")
         if preload:
             for entry in self.entries.values():
