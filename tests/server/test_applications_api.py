@@ -40,6 +40,9 @@ def test_a_language_model_trains_in_the_page_then_generates(app_client, level):
     progress = [m for m in messages if m["type"] == "progress"]
     assert progress and all(np.isfinite(m["loss"]) and "sample" in m for m in progress)
     result = messages[-1]["result"]
+    assert result["best_step"] in [m["step"] for m in progress]
+    assert result["val_loss"] == pytest.approx(min(m["val"] for m in progress), abs=1e-6)  # progress is rounded
+    assert result["last_val_loss"] == pytest.approx(progress[-1]["val"], abs=1e-6)
     gen = app_client.post("/api/applications/lm/generate",
                           json={"model_id": result["model_id"], "prompt": "the cat", "tokens": 10, "seed": 1}).json()
     assert len(gen["top10"]) == 10 and gen["text"]

@@ -52,6 +52,18 @@ def test_the_model_learns_the_text_better_than_a_bigram_model():
     assert words[0] == "mat"
 
 
+def test_training_reports_the_step_it_kept_and_the_last_validation_loss():
+    config = WordLMConfig(level="char", cell="lstm", embed_size=8, hidden_size=32, min_count=1)
+    data = WordData.from_text(TEXT[:600], config)  # little text, many steps: it overfits
+    result = train_wordlm(data, config, batch_size=4, seq_len=16, lr=2e-2, max_steps=300, eval_every=10, seconds=60)
+    vals = [r["val"] for r in result.history]
+    assert result.best_val == min(vals)
+    assert result.best_step == result.history[vals.index(min(vals))]["step"]
+    assert result.last_val == vals[-1]
+    assert result.best_val == pytest.approx(evaluate(result.model, data.val), rel=1e-5)  # the kept parameters
+    assert result.best_step < result.steps and result.last_val > result.best_val  # it overfitted after the kept step
+
+
 def test_top10_is_sorted_and_completion_is_reproducible_and_known_words_only():
     config = WordLMConfig(embed_size=4, hidden_size=8, min_count=1)
     data = WordData.from_text(TEXT, config)

@@ -38,10 +38,29 @@ def test_a_language_model_trains_with_a_live_loss_curve_then_generates(section, 
         return d && d[1].y.length >= 2; }""", timeout=30000)
     page.wait_for_function("() => !document.querySelector('[data-testid=app-lm-generate]').disabled", timeout=30000)
     assert "step" in page.get_by_test_id("app-lm-sample").inner_text()
+    # the step whose network was kept: named in the status and marked on the loss chart, at a validation minimum
+    kept = page.wait_for_function("""() => { const d = document.querySelector('[data-testid=app-lm-loss]');
+        const s = d.layout && d.layout.shapes; return s && s.length === 1 && s[0].x0; }""", timeout=10000).json_value()
+    assert f"at step {kept}; Generate uses the network of that step" in page.locator("#app-lm .status").inner_text()
+    steps, val = page.evaluate("() => { const d = document.querySelector('[data-testid=app-lm-loss]').data[1]; return [d.x, d.y]; }")
+    assert val[steps.index(kept)] == min(val)
     page.get_by_test_id("app-lm-generate").click()
     page.wait_for_function("() => document.querySelectorAll('[data-testid=app-lm-top10] li').length === 10", timeout=20000)
     assert len(page.get_by_test_id("app-lm-output").inner_text()) > 20
     page.locator("#app-lm").screenshot(path=str(artifacts / "applications-lm-1280.png"))
+    assert errors == []
+
+
+def test_training_long_on_the_short_default_text_explains_the_overfitting(browser, server_url):
+    context, page, errors = open_page(browser, server_url + "/#applications")
+    page.wait_for_selector("[data-testid=app-lm-train]", timeout=20000)
+    assert len(page.get_by_test_id("app-lm-text").input_value()) < 2000  # the short default paragraph
+    page.locator("#app-lm select[aria-label='Training time']").select_option("5")
+    page.get_by_test_id("app-lm-train").click()
+    page.wait_for_function("() => !document.querySelector('[data-testid=app-lm-generate]').disabled", timeout=30000)
+    status = page.locator("#app-lm .status").inner_text()
+    context.close()
+    assert "by heart" in status and "(overfitting)" in status, status
     assert errors == []
 
 

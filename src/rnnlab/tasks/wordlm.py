@@ -231,6 +231,8 @@ class WordLMTrainResult:
     seconds: float
     best_val: float  # nats per word
     history: list[dict] = field(default_factory=list)
+    best_step: int = 0  # the step whose parameters were kept (lowest validation loss)
+    last_val: float = math.nan  # the validation loss at the last evaluation (above best_val: overfitting)
 
 
 def train_wordlm(data: WordData, config: WordLMConfig, *, batch_size: int = 32, seq_len: int = 32, lr: float = 3e-3,
@@ -247,7 +249,7 @@ def train_wordlm(data: WordData, config: WordLMConfig, *, batch_size: int = 32, 
     model = WordLM(config, data.vocab, rng=rng)
     optimizer = Adam(lr=lr)
     batches = StreamBatches(data.train, batch_size, seq_len, seed=seed)
-    best = (math.inf, copy.deepcopy(model.params))
+    best = (math.inf, copy.deepcopy(model.params), 0)
     history: list[dict] = []
     start, step, state, losses = time.perf_counter(), 0, None, []
     for window in batches:
@@ -272,12 +274,13 @@ def train_wordlm(data: WordData, config: WordLMConfig, *, batch_size: int = 32, 
             if on_eval:
                 on_eval(record)
             if val < best[0]:
-                best = (val, copy.deepcopy(model.params))
+                best = (val, copy.deepcopy(model.params), step)
         if done:
             break
     for name, value in best[1].items():
         model.params[name][...] = value
-    return WordLMTrainResult(model, step, time.perf_counter() - start, best[0], history)
+    return WordLMTrainResult(model, step, time.perf_counter() - start, best[0], history, best_step=best[2],
+                             last_val=history[-1]["val"] if history else math.nan)
 
 
 def completion_text(prompt: str, words: list[str]) -> str:

@@ -113,6 +113,8 @@ class ApplicationsManager:
                 self._models.popitem(last=False)
         return {"model_id": model_id, "steps": result.steps, "seconds": round(result.seconds, 3),
                 "val_loss": result.best_val, "perplexity": float(np.exp(min(result.best_val, 50.0))),
+                "best_step": result.best_step,
+                "last_val_loss": float(result.last_val) if np.isfinite(result.last_val) else None,
                 "vocab_size": len(data.vocab), "level": req.level, "prompt": prompt}
 
     def generate(self, req: schema.LMGenerateRequest) -> dict:

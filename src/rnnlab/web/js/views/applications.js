@@ -71,14 +71,20 @@ function languageModel(opts) {
   const generate = el("button", { type: "button", "data-testid": "app-lm-generate", text: "Generate", disabled: true });
   const output = el("div", { class: "generated", "data-testid": "app-lm-output" });
   const top = el("ol", { class: "app-top", "data-testid": "app-lm-top10" });
-  const curve = { steps: [], loss: [], val: [] };
+  const curve = { steps: [], loss: [], val: [], best: null };
   let job = null;
   let modelId = null;
 
+  // after training, a dotted line marks the step whose network was kept (the lowest validation loss)
+  const kept = () => (curve.best === null ? [] : [{ type: "line", xref: "x", yref: "paper", x0: curve.best, x1: curve.best,
+    y0: 0, y1: 1, line: { color: HIGHLIGHT, dash: "dot", width: 1.5 } }]);
   const draw = perFrame(() => render(loss, {
     data: [{ x: curve.steps.slice(), y: curve.loss.slice(), name: "training", mode: "lines", line: { color: MUTED } },
       { x: curve.steps.slice(), y: curve.val.slice(), name: "validation", mode: "lines+markers", line: { color: PREDICTION } }],
-    layout: { ...LINE, title: { text: "Loss (nats per token)", font: { size: 12 } }, xaxis: { title: "step", gridcolor: GRID }, yaxis: { gridcolor: GRID } },
+    layout: { ...LINE, title: { text: "Loss (nats per token)", font: { size: 12 } }, xaxis: { title: "step", gridcolor: GRID },
+      yaxis: { gridcolor: GRID }, shapes: kept(),
+      annotations: curve.best === null ? [] : [{ x: curve.best, y: 1, xref: "x", yref: "paper", text: "kept", showarrow: false,
+        yanchor: "bottom", font: { size: 10, color: HIGHLIGHT } }] },
   }));
   const finish = (message, isError = false) => {
     job = null;
@@ -88,7 +94,8 @@ function languageModel(opts) {
   };
   train.addEventListener("click", () => {
     if (job) return job.stop();
-    Object.values(curve).forEach((a) => a.splice(0));
+    [curve.steps, curve.loss, curve.val].forEach((a) => a.splice(0));
+    curve.best = null;
     loss.hidden = false;
     train.textContent = "Stop";
     status.classList.remove("error");
@@ -105,7 +112,17 @@ function languageModel(opts) {
         const r = m.result;
         modelId = r.model_id;
         generate.disabled = false;
-        finish(`${m.stopped ? "Stopped" : "Trained"} after ${r.steps} steps (${r.seconds.toFixed(1)} s): best validation perplexity ${num(r.perplexity, 1)} over ${r.vocab_size} ${r.level === "char" ? "characters" : "words"}.`);
+        const unit = r.level === "char" ? "characters" : "words";
+        let message = `${m.stopped ? "Stopped" : "Trained"} after ${r.steps} steps (${r.seconds.toFixed(1)} s): best validation ` +
+          `perplexity ${num(r.perplexity, 1)} over ${r.vocab_size} ${unit}, at step ${r.best_step}; Generate uses the network of that step.`;
+        if (r.last_val_loss !== null && r.best_step < r.steps && r.last_val_loss > r.val_loss + 0.1) {
+          message += ` After it the network learned its training text by heart: the validation loss rose from ${num(r.val_loss)} ` +
+            `to ${num(r.last_val_loss)} nats (overfitting). The last sample comes from the last step and recites the text; ` +
+            "more text, fewer units or less training time give a network that generalizes.";
+        }
+        curve.best = r.best_step;
+        draw();
+        finish(message);
       },
       error: (m) => finish(m.message, true),
       close: () => { if (job) finish("Training stopped."); },
