@@ -72,6 +72,8 @@ def test_a_forecast_is_drawn_against_actual_with_the_baselines_table(section, ar
     names = page.evaluate("() => document.querySelector('[data-testid=app-ts-forecast]').data.map((t) => t.name)")
     assert names[:3] == ["history", "actual (test tail)", "GRU"] and any(n.startswith("ARIMA") for n in names)
     assert "last value" in page.get_by_test_id("app-ts-metrics").inner_text()
+    title = page.evaluate("() => document.querySelector('[data-testid=app-ts-forecast]').layout.title.text")
+    assert title.startswith("nile [volume]: ")  # the column, when it is not the series' own name
     page.locator("#app-ts").screenshot(path=str(artifacts / "applications-forecast-1280.png"))
     assert errors == []
 

@@ -196,7 +196,8 @@ def plot_report(report, path) -> None:
     shown = [m for m in report.methods if m.train is not None or m.name.startswith("ARIMA")]
     for m in shown:
         ax.plot(time[split.n_train :], m.one_step_forecast[:, col], lw=1, color=colour[m.name], label=f"{m.name} (MASE {m.one_step.mase:.3f})")
-    ax.set_title(f"{series.name} [{series.columns[col]}]: one-step forecasts of the test tail")
+    column = series.columns[col]
+    ax.set_title(f"{series.name}{'' if column == series.name else f' [{column}]'}: one-step forecasts of the test tail")
     ax.legend(fontsize=8)
 
     ax = axes[1]

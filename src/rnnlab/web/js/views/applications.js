@@ -194,7 +194,7 @@ function drawForecast(plot, table, r) {
     { x: r.test.time, y: r.test.value, name: "actual (test tail)", mode: "lines", line: { color: INK, width: 2 } },
     ...names.map((n, i) => ({ x: r.test.time, y: r.forecasts[n], name: n, mode: "lines", line: { color: SERIES_COLOURS[i % SERIES_COLOURS.length], width: 1.5 } })),
   ];
-  render(plot, { data, layout: { ...LINE, title: { text: `${r.series} [${r.column}]: one-step forecasts of the test tail`, font: { size: 12 } },
+  render(plot, { data, layout: { ...LINE, title: { text: `${r.series}${r.column === r.series ? "" : ` [${r.column}]`}: one-step forecasts of the test tail`, font: { size: 12 } },
     xaxis: { gridcolor: GRID }, yaxis: { gridcolor: GRID } } });
   const best = Math.min(...r.methods.map((m) => m.one_step.mase));
   const head = el("tr", {}, ["method", "1-step MAE", "1-step RMSE", "1-step MASE", `${r.horizon}-step MASE`].map((h) => el("th", { text: h })));
