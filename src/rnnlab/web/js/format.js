@@ -21,6 +21,29 @@ export function signed(v, digits = 3) {
   return v >= 0 ? `\u2007${s}` : s.replace("-", "−");
 }
 
+// a region that scrolls gets a tab stop, so the keyboard can scroll it too; one that fits gets none
+export function focusableIfScrolls(node, label) {
+  const scrolls = node.scrollWidth > node.clientWidth + 1 || node.scrollHeight > node.clientHeight + 1;
+  if (scrolls) {
+    node.tabIndex = 0;
+    if (label && !node.hasAttribute("aria-label")) {
+      node.setAttribute("role", "group"); // a named region (aria-label needs a role on a div)
+      node.setAttribute("aria-label", label);
+    }
+  } else node.removeAttribute("tabindex");
+}
+
+let fieldCount = 0;
+
+// a <label> tied to its control (screen readers name the control by it; a click on it focuses the
+// control): the first input, select or textarea in `control` gets an id if it has none
+export function labelFor(control, ...children) {
+  const target = control.matches("input, select, textarea") ? control : control.querySelector("input, select, textarea");
+  if (!target) return el("label", {}, ...children);
+  if (!target.id) target.id = `field-${++fieldCount}`;
+  return el("label", { for: target.id }, ...children);
+}
+
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {

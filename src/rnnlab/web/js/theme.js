@@ -54,9 +54,20 @@ export function diverging(value, max = 1) {
   return POSITIVE;
 }
 
-// readable text colour on top of diverging(value, max)
+// WCAG relative luminance of an "rgb(r,g,b)" or "#rrggbb" colour
+function luminance(colour) {
+  const rgb = colour.startsWith("#") ? hexToRgb(colour) : colour.match(/\d+/g).slice(0, 3).map(Number);
+  const [r, g, b] = rgb.map((v) => {
+    const c = v / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+
+// readable text colour on top of diverging(value, max): white or ink, whichever contrasts more
 export function inkOn(value, max = 1) {
-  return Math.abs(value) / (max || 1) > 0.55 ? "#ffffff" : INK;
+  const bg = luminance(diverging(value, max));
+  return 1.05 / (bg + 0.05) > (bg + 0.05) / (luminance(INK) + 0.05) ? "#ffffff" : INK;
 }
 
 // surprisal in bits -> a translucent violet background, stronger for more surprising characters

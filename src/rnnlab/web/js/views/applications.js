@@ -4,9 +4,9 @@
 // of a typed text taken out and put back, one tag per character. All numbers come from
 // /api/applications (tasks.wordlm, tasks.forecast, tasks.classify, tasks.labelling); no model logic here.
 
-import { el, num, debounce, perFrame } from "../format.js";
+import { el, labelFor, num, debounce, perFrame } from "../format.js";
 import { render } from "../plot.js";
-import { POSITIVE, NEGATIVE, PREDICTION, MUTED, INK, GRID, HIGHLIGHT, diverging } from "../theme.js";
+import { POSITIVE, NEGATIVE, PREDICTION, MUTED, INK, GRID, HIGHLIGHT, diverging, inkOn } from "../theme.js";
 
 const SAMPLE_TEXT = `The hidden state of a recurrent network is its memory. At every step the network reads one
 element of the sequence, mixes it with what it remembers, and writes a new memory. The same weights
@@ -35,7 +35,7 @@ function select(values, current, attrs) {
 }
 
 function field(label, control) {
-  return el("div", { class: "field" }, el("label", {}, el("span", { text: label })), control);
+  return el("div", { class: "field" }, labelFor(control, el("span", { text: label })), control);
 }
 
 function streamButton(testid, label) {
@@ -243,7 +243,7 @@ function drawSentiment(result, plot, r) {
   const pos = r.classes.indexOf("fresh") >= 0 ? r.classes.indexOf("fresh") : 0;
   const p = r.probabilities.map((row) => row[pos]);
   const words = r.tokens.map((t, i) => el("span", { class: "app-word", title: `P(${r.classes[pos]}) = ${p[i].toFixed(3)}`,
-    style: `background:${diverging(2 * p[i] - 1, 1)};color:${Math.abs(2 * p[i] - 1) > 0.55 ? "#fff" : INK}`, text: t }));
+    style: `background:${diverging(2 * p[i] - 1, 1)};color:${inkOn(2 * p[i] - 1, 1)}`, text: t }));
   const colour = r.label === r.classes[pos] ? POSITIVE : NEGATIVE;
   result.replaceChildren(el("div", { class: "app-words" }, words),
     el("p", { class: "app-verdict" }, el("strong", { style: `color:${colour}`, text: r.label }), ` with ${(100 * r.confidence).toFixed(0)}% confidence`));
@@ -276,7 +276,7 @@ function drawSegments(result, r) {
     const wrong = r.predicted[i] !== r.truth[i];
     return el("span", { class: `app-char${r.predicted[i] ? " cut" : ""}${wrong ? " wrong" : ""}`,
       title: `P(a word begins at “${c}”) = ${p.toFixed(3)}; ${r.truth[i] ? "a word began here" : "inside a word"}`,
-      style: `background:${diverging(p, 1)};color:${p > 0.6 ? "#fff" : INK}`, text: c });
+      style: `background:${diverging(p, 1)};color:${inkOn(p, 1)}`, text: c });
   });
   // one group per word the network cuts out, so a line breaks only where it puts a boundary
   const words = [];

@@ -2,7 +2,7 @@
 // Writes store.network and store.sequence; main.js fetches a new trace when they change.
 
 import { store } from "../store.js";
-import { el, debounce } from "../format.js";
+import { el, labelFor, debounce } from "../format.js";
 
 const CELL_LABELS = { rnn: "Vanilla RNN", lstm: "LSTM", gru: "GRU" };
 const INIT_LABELS = {
@@ -14,7 +14,7 @@ const INIT_LABELS = {
 
 function field(label, control, { value = null, help = null } = {}) {
   return el("div", { class: "field" },
-    el("label", {}, el("span", { text: label }), value),
+    labelFor(control, el("span", { text: label }), value),
     control,
     help ? el("p", { class: "help", text: help }) : null);
 }

@@ -4,7 +4,7 @@
 
 import { store } from "../store.js";
 import { api } from "../api.js";
-import { el, displayChar, debounce, decodeHidden, num } from "../format.js";
+import { el, labelFor, displayChar, debounce, decodeHidden, num } from "../format.js";
 import { BANDS, diverging, surprisalShade } from "../theme.js";
 
 const T_MIN = 0.1, T_MAX = 2.0;
@@ -50,7 +50,7 @@ export function initGeneration() {
   const stop = el("button", { type: "button", "data-testid": "stop", text: "Stop", disabled: true });
   let job = null;
 
-  const field = (label, control, extra = null) => el("div", { class: "field" }, el("label", {}, el("span", { text: label }), extra), control);
+  const field = (label, control, extra = null) => el("div", { class: "field" }, labelFor(control, el("span", { text: label }), extra), control);
   root.replaceChildren(
     field("Model", model),
     field("Prompt", prompt),
@@ -62,8 +62,9 @@ export function initGeneration() {
 
   const showBand = (t) => {
     const band = bandOf(t);
-    bandNote.textContent = band ? BAND_TEXT[band] : "between the bands";
-    bandNote.style.color = band ? BANDS[band] : "";
+    // the band's colour as a swatch; the words stay dark enough to read on white
+    bandNote.replaceChildren(band ? el("span", { class: "band-dot", style: `background:${BANDS[band]}` }) : "",
+      band ? BAND_TEXT[band] : "between the bands");
   };
   showBand(gen.temperature);
 

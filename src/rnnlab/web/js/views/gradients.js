@@ -2,7 +2,7 @@
 // input (POST /api/gradients/norms), every remedy as a control, the numbers behind "why", a before/after
 // list of the remedies, and a gradient check (POST /api/gradients/check). No model logic here.
 
-import { el, num, debounce } from "../format.js";
+import { el, labelFor, num, debounce, focusableIfScrolls } from "../format.js";
 import { render } from "../plot.js";
 import { NEGATIVE, POSITIVE, PREDICTION, MUTED, GRID, INK } from "../theme.js";
 
@@ -58,11 +58,11 @@ function slider({ min, max, step, value, testid, label, onChange, digits = 0 }) 
   const input = el("input", { type: "range", min, max, step, value, "data-testid": testid, "aria-label": label });
   input.addEventListener("input", () => { shown.textContent = Number(input.value).toFixed(digits); });
   input.addEventListener("change", () => onChange(Number(input.value)));
-  return el("div", { class: "field" }, el("label", {}, el("span", { text: label }), shown), input);
+  return el("div", { class: "field" }, labelFor(input, el("span", { text: label }), shown), input);
 }
 
 function field(label, control, help = null) {
-  return el("div", { class: "field" }, el("label", {}, el("span", { text: label })), control,
+  return el("div", { class: "field" }, labelFor(control, el("span", { text: label })), control,
     help ? el("p", { class: "help", text: help }) : null);
 }
 
@@ -255,4 +255,5 @@ function drawCheck(state) {
       el("td", { class: "mono", text: p.analytic.slice(0, 3).map(exact).join("  ") }),
       el("td", { class: "mono", text: p.numeric.slice(0, 3).map(exact).join("  ") }))));
   ctx.nodes.checkOut.replaceChildren(head, table);
+  focusableIfScrolls(ctx.nodes.checkOut, "gradient check table (scrolls sideways)");
 }

@@ -3,7 +3,7 @@
 // matrix). All numbers come from the server's trace; nothing is computed here.
 
 import { store } from "../store.js";
-import { el, displayChar } from "../format.js";
+import { el, displayChar, focusableIfScrolls } from "../format.js";
 import { W, Wt, bold, call, frac, m, mat, math, mi, mn, mo, mtext, row, space, sub, sup, tIndex, vec, vsub } from "../mathml.js";
 
 const K = 4; // units shown
@@ -197,6 +197,11 @@ export function initMath() {
     forward.replaceChildren(...staticPart, ...numericForward(trace, s.step));
     forward.dataset.step = String(s.step);
     back.replaceChildren(...bptt(trace, s.step));
+    focusableIfScrolls(forward, "forward pass equations (scroll sideways)");
+    focusableIfScrolls(back, "backpropagation through time equations (scroll sideways)");
+    for (const node of [...forward.querySelectorAll(".numbers"), ...back.querySelectorAll(".numbers")]) {
+      focusableIfScrolls(node, "equation with this step's numbers (scrolls sideways)");
+    }
   };
   store.on(["trace", "step"], draw);
 }
