@@ -28,3 +28,13 @@ def test_the_used_page_has_no_accessibility_violations(browser, server_url, widt
     context.close()
     assert found == []
     assert errors == []
+
+
+def test_the_page_without_a_model_has_no_accessibility_violations(browser, bare_server_url):
+    context, page, errors = open_page(browser, bare_server_url + "/", width=390, height=844)
+    page.wait_for_function("() => document.querySelector('#generated-output').textContent.includes('rnnlab train')",
+                           timeout=20000)
+    violations = Axe().run(page).response["violations"]
+    context.close()
+    assert [f"{v['id']}: {[n['target'] for n in v['nodes'][:5]]}" for v in violations] == []
+    assert errors == []
