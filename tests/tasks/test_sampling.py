@@ -249,6 +249,15 @@ def test_unknown_prompt_characters_are_named():
         model.next_char_distribution("x")
 
 
+def test_an_unknown_prompt_error_says_what_the_model_can_read():
+    small = random_model(text="0123456789\n")
+    with pytest.raises(VocabError, match=r"'T', 'h' \(it has 11: '\\n' '0' '1' .* '9'\)$"):
+        small.generate("Th", 3)
+    big = random_model(text="".join(chr(c) for c in range(32, 100)))
+    with pytest.raises(VocabError, match=r"'é' \(it has 68 characters\)$"):
+        big.generate("é", 3)
+
+
 def test_unicode_vocabulary_generates_unicode():
     model = random_model(text="héllo wörld ✓ 日本\n")
     text = model.generate("日", 50, seed=0)

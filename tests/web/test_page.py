@@ -247,6 +247,23 @@ def test_moving_the_temperature_from_0_2_to_1_8_raises_the_entropy(app):
     assert high > low
 
 
+def test_a_prompt_the_model_cannot_read_empties_the_charts_with_the_reason(browser, server_url):
+    from web.pages import open_page
+
+    context, page, _ = open_page(browser, server_url + "/#generation")  # its 422s are logged: not the shared page
+    chart = "document.getElementById('next-char-distribution')"
+    page.wait_for_function(f"{chart}.querySelector('.main-svg') !== null", timeout=20000)
+    page.get_by_test_id("prompt").fill("snow \u2603")
+    page.wait_for_function(f"({chart}.dataset.message || '').includes('\u2603')", timeout=20000)
+    message = page.evaluate(f"{chart}.dataset.message")
+    empty = page.evaluate(f"{chart}.childElementCount")
+    page.get_by_test_id("prompt").fill("")
+    page.wait_for_function(f"{chart}.dataset.message === undefined && {chart}.querySelector('.main-svg') !== null",
+                           timeout=20000)
+    context.close()
+    assert message.startswith("No distribution: prompt: characters not in the model's vocabulary") and empty == 0
+
+
 def test_phone_layout_has_no_sideways_scroll(browser, server_url, artifacts):
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
                                   reduced_motion="reduce")

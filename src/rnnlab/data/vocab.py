@@ -13,11 +13,15 @@ import numpy as np
 class VocabError(ValueError):
     """Text contains characters the vocabulary does not know; ``.unknown`` lists them."""
 
-    def __init__(self, unknown: Sequence[str]):
+    def __init__(self, unknown: Sequence[str], known: Sequence[str] | None = None):
         self.unknown = list(unknown)
         shown = ", ".join(repr(c) for c in self.unknown[:20])
         more = f" and {len(self.unknown) - 20} more" if len(self.unknown) > 20 else ""
-        super().__init__(f"characters not in the model's vocabulary: {shown}{more}")
+        has = ""
+        if known is not None:  # what the model can read: all of it when short, else how many
+            has = (f" (it has {len(known)}: {' '.join(repr(c) for c in known)})" if len(known) <= 30
+                   else f" (it has {len(known)} characters)")
+        super().__init__(f"characters not in the model's vocabulary: {shown}{more}{has}")
 
 
 class CharVocab:
@@ -51,7 +55,7 @@ class CharVocab:
     def encode(self, text: str, skip_unknown: bool = False) -> np.ndarray:
         missing = self.unknown(text)
         if missing and not skip_unknown:
-            raise VocabError(missing)
+            raise VocabError(missing, self.chars)
         return np.fromiter((self.index[c] for c in text if c in self.index), dtype=np.int64)
 
     def decode(self, indices: Iterable[int]) -> str:

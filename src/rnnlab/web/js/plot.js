@@ -14,20 +14,31 @@ export const plotlyReady = new Promise((resolve, reject) => {
 const pending = new Map();
 export function render(el, spec, layoutPatch = {}) {
   if (!el) return Promise.resolve();
+  delete el.dataset.message;
   const layout = { ...spec.layout, ...layoutPatch };
   if (window.Plotly) return window.Plotly.react(el, spec.data, layout, PLOT_CONFIG);
   const first = !pending.has(el);
   pending.set(el, [spec.data, layout]);
   if (!first) return plotlyReady;
   return plotlyReady.then((Plotly) => {
-    const [data, lay] = pending.get(el);
+    const job = pending.get(el);
+    if (!job) return undefined; // replaced by a message (showMessage) meanwhile
     pending.delete(el);
-    return Plotly.react(el, data, lay, PLOT_CONFIG);
+    return Plotly.react(el, job[0], job[1], PLOT_CONFIG);
   });
 }
 
 export function purge(el) {
   if (window.Plotly && el) window.Plotly.purge(el);
+}
+
+// an empty chart that says why, instead of "Loading…" (components.css)
+export function showMessage(el, text) {
+  if (!el) return;
+  pending.delete(el);
+  purge(el);
+  el.replaceChildren();
+  el.dataset.message = text;
 }
 
 // a vertical band marking time step t on a plot with x = time

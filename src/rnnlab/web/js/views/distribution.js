@@ -5,7 +5,7 @@
 import { store } from "../store.js";
 import { api } from "../api.js";
 import { debounce, displayChar, num, perFrame } from "../format.js";
-import { render } from "../plot.js";
+import { render, showMessage } from "../plot.js";
 import { HIGHLIGHT, PRIMARY } from "../theme.js";
 
 export function focusedStep(s) {
@@ -71,7 +71,9 @@ export function initDistribution() {
     } catch (e) {
       if (id === request) {
         entropy.textContent = "–";
-        entropyMax.textContent = e.message;
+        entropyMax.textContent = "";
+        showMessage(chart, `No distribution: ${e.message}`);
+        showMessage(curve, "No entropy curve for this prompt.");
       }
     }
   }, 120);
