@@ -264,6 +264,28 @@ def test_a_prompt_the_model_cannot_read_empties_the_charts_with_the_reason(brows
     assert message.startswith("No distribution: prompt: characters not in the model's vocabulary") and empty == 0
 
 
+def test_when_the_server_has_stopped_the_page_says_so_in_words(browser):
+    from web.conftest import serve
+    from web.pages import open_page
+
+    from rnnlab.server.settings import Settings
+
+    server = serve(Settings(default_model=None))
+    context, page, _ = open_page(browser, next(server) + "/")
+    page.wait_for_selector("[data-testid=gradient-remedies] table", timeout=30000)
+    next(server, None)  # past its yield: the server stops; the page stays open
+    page.get_by_role("button", name="Check the gradients").click()
+    page.wait_for_function("""() => { const t = document.querySelector('[data-testid=gradient-check-result]').innerText;
+        return t.length > 0 && !t.includes('computing'); }""", timeout=20000)
+    check = page.get_by_test_id("gradient-check-result").inner_text()
+    page.select_option("[data-testid=cell-type]", "gru")
+    page.wait_for_function("() => document.getElementById('trace-status').classList.contains('error')", timeout=20000)
+    trace = page.locator("#trace-status").inner_text()
+    context.close()
+    assert "the server did not answer: is `rnnlab serve` still running?" in check
+    assert "the server did not answer" in trace
+
+
 def test_phone_layout_has_no_sideways_scroll(browser, server_url, artifacts):
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
                                   reduced_motion="reduce")

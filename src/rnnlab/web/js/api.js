@@ -14,7 +14,13 @@ async function request(method, path, body) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const res = await fetch(path, init);
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch (e) {
+    // the browser's own words ("Failed to fetch", "NetworkError when…") say nothing to a learner
+    throw new ApiError(0, { message: "the server did not answer: is `rnnlab serve` still running?" });
+  }
   let data = null;
   try {
     data = await res.json();
@@ -46,7 +52,9 @@ function stream(path, body, handlers) {
     if (handlers.close) handlers.close(event);
   };
   ws.onerror = () => {
-    if (handlers.error && !closed) handlers.error({ status: 0, message: "the connection to the server failed" });
+    if (handlers.error && !closed) {
+      handlers.error({ status: 0, message: "the connection to the server failed: is `rnnlab serve` still running?" });
+    }
   };
   return {
     stop() {
