@@ -193,6 +193,11 @@ def test_training_in_the_page_draws_a_loss_curve_and_marks_the_weights_trained(a
     assert len(points) > 3 and points[-1] < points[0]
     drawn = page.locator("[data-testid=loss-curve] .scatterlayer path.js-line").get_attribute("d")
     assert drawn and drawn.count("L") > 2  # the line is drawn, not only the axes
+    # the log axis's labels read as the numbers they stand for: from the top down, each smaller
+    ticks = page.evaluate("""() => [...document.querySelectorAll('[data-testid=loss-curve] .ytick text')]
+        .map((t) => [t.getBoundingClientRect().top, t.textContent])""")
+    values = [float(text.replace("\u2212", "-")) for _, text in sorted(ticks)]
+    assert len(values) >= 2 and all(a > b for a, b in zip(values, values[1:])), [text for _, text in sorted(ticks)]
     assert watch.errors == []
 
 

@@ -81,6 +81,11 @@ def entropy_curve(temperatures, entropies, **kw):
 
 
 # ---- training ----------------------------------------------------------------------------------
+# A log axis labelled 1, 2, 5 times powers of ten in full ("0.05", "20"): Plotly's default labels the
+# 2s and 5s between decades as bare "2" and "5", which read as two and five.
+LOG_TICKS = {"type": "log", "dtick": "D2", "tickformat": "~g"}
+
+
 def loss_curve_spec(steps=(), losses=(), *, title: str = "Training loss", log_y: bool = True,
                     name: str = "loss", extra: dict | None = None) -> dict:
     """A loss curve; `extra` adds more curves, e.g. {"validation": (steps, losses)}."""
@@ -91,7 +96,7 @@ def loss_curve_spec(steps=(), losses=(), *, title: str = "Training loss", log_y:
              "hovertemplate": "step %{x}: %{y:.4f}<extra>" + label + "</extra>"}
             for i, (label, (s, v)) in enumerate(curves.items())]
     layout = theme.base_layout(title=_title(title), xaxis={"title": {"text": "step"}},
-                               yaxis={"title": {"text": "loss"}, "type": "log" if log_y else "linear"},
+                               yaxis={"title": {"text": "loss"}, **(LOG_TICKS if log_y else {"type": "linear"})},
                                showlegend=len(curves) > 1, margin={"l": 52, "r": 8, "t": 32, "b": 40})
     return {"data": data, "layout": layout}
 
