@@ -264,67 +264,68 @@ def test_unicode_vocabulary_generates_unicode():
     assert len(text) == 50 and set(text) <= set(model.vocab.chars)
 
 
-def test_a_step_runs_blas_on_one_thread_and_restores_the_thread_count_after():
-    from threadpoolctl import threadpool_info, threadpool_limits
+def numpy_blas_threads() -> list[int]:
+    """NumPy's own BLAS only: torch, imported by other tests in this process, brings its own."""
+    from threadpoolctl import threadpool_info
 
-    from rnnlab.tasks.sampling import one_blas_thread
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas" and "numpy" in i["filepath"]]
 
-    def blas_threads():
-        # NumPy's own BLAS only: torch, imported by other tests in this process, brings its own.
-        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas" and "numpy" in i["filepath"]]
+
+@pytest.fixture
+def two_blas_threads():
+    """NumPy's BLAS on two threads during the test (skipped where it cannot run two); yields its counts."""
+    from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=2, user_api="blas"):
-        before = blas_threads()
+        before = numpy_blas_threads()
         if not before or before == [1]:
             pytest.skip("this BLAS cannot run two threads here")
-        with one_blas_thread():
-            assert blas_threads() == [1] * len(before)
-        assert blas_threads() == before
-        model = random_model()
-        list(stream(model, "ab", 5, seed=0))
-        assert blas_threads() == before
+        yield before
 
 
-def test_one_blas_thread_and_the_engines_chunk_threads_interleaved_restore_the_thread_count():
+def test_a_step_runs_blas_on_one_thread_and_restores_the_thread_count_after(two_blas_threads):
+    from rnnlab.tasks.sampling import one_blas_thread
+
+    before = two_blas_threads
+    with one_blas_thread():
+        assert numpy_blas_threads() == [1] * len(before)
+    assert numpy_blas_threads() == before
+    list(stream(random_model(), "ab", 5, seed=0))
+    assert numpy_blas_threads() == before
+
+
+def test_one_blas_thread_and_the_engines_chunk_threads_interleaved_restore_the_thread_count(two_blas_threads):
     """A server request's step and a training chunk in another thread, entering and leaving in any order."""
     import threading
-
-    from threadpoolctl import threadpool_info, threadpool_limits
 
     from rnnlab.engine import blas
     from rnnlab.tasks.sampling import one_blas_thread
 
-    def blas_threads():
-        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas" and "numpy" in i["filepath"]]
+    before = two_blas_threads
+    step, chunks = one_blas_thread(), blas.single_threaded()
+    step.__enter__()
+    chunks.__enter__()
+    step.__exit__(None, None, None)
+    assert numpy_blas_threads() == [1] * len(before)  # the chunks still run
+    chunks.__exit__(None, None, None)
+    assert numpy_blas_threads() == before
 
-    with threadpool_limits(limits=2, user_api="blas"):
-        before = blas_threads()
-        if not before or before == [1]:
-            pytest.skip("this BLAS cannot run two threads here")
-        step, chunks = one_blas_thread(), blas.single_threaded()
-        step.__enter__()
-        chunks.__enter__()
-        step.__exit__(None, None, None)
-        assert blas_threads() == [1] * len(before)  # the chunks still run
-        chunks.__exit__(None, None, None)
-        assert blas_threads() == before
+    entered, leave = threading.Barrier(8), threading.Event()
 
-        entered, leave = threading.Barrier(8), threading.Event()
+    def user():
+        with one_blas_thread():
+            entered.wait()
+            leave.wait()
 
-        def user():
-            with one_blas_thread():
-                entered.wait()
-                leave.wait()
-
-        users = [threading.Thread(target=user) for _ in range(7)]
-        for u in users:
-            u.start()
-        entered.wait()
-        assert blas_threads() == [1] * len(before)
-        leave.set()
-        for u in users:
-            u.join()
-        assert blas_threads() == before
+    users = [threading.Thread(target=user) for _ in range(7)]
+    for u in users:
+        u.start()
+    entered.wait()
+    assert numpy_blas_threads() == [1] * len(before)
+    leave.set()
+    for u in users:
+        u.join()
+    assert numpy_blas_threads() == before
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
