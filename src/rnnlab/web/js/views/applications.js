@@ -114,7 +114,7 @@ function languageModel(opts) {
         generate.disabled = false;
         const unit = r.level === "char" ? "characters" : "words";
         let message = `${m.stopped ? "Stopped" : "Trained"} after ${r.steps} steps (${r.seconds.toFixed(1)} s): best validation ` +
-          `perplexity ${num(r.perplexity, 1)} over ${r.vocab_size} ${unit}, at step ${r.best_step}; Generate uses the network of that step.`;
+          `perplexity ${num(r.perplexity, 1)} (${r.vocab_size} ${unit} in its vocabulary), at step ${r.best_step}; Generate uses the network of that step.`;
         if (r.last_val_loss !== null && r.best_step < r.steps && r.last_val_loss > r.val_loss + 0.1) {
           message += ` After it the network learned its training text by heart: the validation loss rose from ${num(r.val_loss)} ` +
             `to ${num(r.last_val_loss)} nats (overfitting). The last sample comes from the last step and recites the text; ` +
