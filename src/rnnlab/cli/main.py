@@ -32,7 +32,7 @@ class UserError(Exception):
 
 
 def cell_with_article(cell: str) -> str:
-    """"an LSTM", "an RNN" (said letter by letter: "an ar-en-en"), "a GRU"."""
+    """The cell's name with its article: "an LSTM", "an RNN" (said letter by letter), "a GRU"."""
     return f"{'a' if cell.lower() == 'gru' else 'an'} {cell.upper()}"
 
 

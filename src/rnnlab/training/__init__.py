@@ -6,16 +6,7 @@ picture only, matplotlib (imported when a picture is drawn).
 
 from .charlm import train_charlm
 from .config import PRESETS, ConfigError, TrainConfig, preset
-from .loop import (
-    METRICS_FILE,
-    MODEL_FILE,
-    PLOT_FILE,
-    RESUME_FILE,
-    TrainingError,
-    TrainResult,
-    fit,
-    read_resume,
-)
+from .loop import METRICS_FILE, MODEL_FILE, PLOT_FILE, RESUME_FILE, TrainingError, TrainResult, fit, read_resume
 
 __all__ = [
     "METRICS_FILE",
