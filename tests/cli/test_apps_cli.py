@@ -77,6 +77,9 @@ def test_classify_compares_with_logistic_regression_and_saves(tmp_path, capsys):
     results = json.loads(numbers.read_text())["results"]
     assert [r["name"].split(" ")[0] for r in results] == ["GRU", "bag-of-words"]
     assert results[0]["accuracy"] >= 0.75 and len(results[0]["confusion"]) == 2
+    rnn, bow = results[0]["accuracy"], results[1]["accuracy"]  # the verdict line agrees with the numbers
+    verdict = "matches" if abs(rnn - bow) < 0.0005 else "beats by" if rnn > bow else "is below by"
+    assert f"the RNN ({rnn:.3f}) {verdict}" in " ".join(text.split())
     from rnnlab.tasks.classify import SequenceClassifier
 
     assert SequenceClassifier.load(out).classes == ["fresh", "rotten"]

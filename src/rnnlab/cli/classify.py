@@ -110,9 +110,11 @@ def _run(args) -> int:
     console.print(f"network: {result.steps} steps ({result.epochs:.1f} epochs) in {result.seconds:.0f}s, "
                   f"vocabulary {len(model.encoder.vocab)}, best validation accuracy at step {result.best_step}")
     if baseline is not None:
-        diff = results[0][2]["accuracy"] - results[1][2]["accuracy"]
-        verdict = "matches or beats" if diff >= 0 else "is below"
-        console.print(f"test accuracy: the RNN {verdict} bag-of-words logistic regression by {diff * 100:+.1f} points")
+        rnn, bow = results[0][2]["accuracy"], results[1][2]["accuracy"]
+        points = abs(rnn - bow) * 100
+        verdict = ("matches" if points < 0.05 else f"beats by {points:.1f} points" if rnn > bow
+                   else f"is below by {points:.1f} points")
+        console.print(f"test accuracy: the RNN ({rnn:.3f}) {verdict} bag-of-words logistic regression ({bow:.3f})")
     for text in args.explain or [test.texts[i] for i in range(min(2, len(test)))]:
         console.print(explain_table(model, text))
     if args.out:
