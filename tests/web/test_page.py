@@ -3,6 +3,8 @@ temperature moves entropy, keyboard stepping; screenshots at 1280x800 and 390x84
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -289,6 +291,25 @@ def test_when_the_server_has_stopped_the_page_says_so_in_words(browser):
     context.close()
     assert "the server did not answer: is `rnnlab serve` still running?" in check
     assert "the server did not answer" in trace
+
+
+def test_exploding_activations_are_named_under_the_heatmap_and_the_loss_stays_short(browser, server_url):
+    from web.pages import open_page
+
+    context, page, errors = open_page(browser, server_url + "/#visualizer")
+    note = page.get_by_test_id("heatmap-scale-note")
+    page.wait_for_function("() => document.getElementById('hidden-heatmap').data !== undefined", timeout=20000)
+    assert note.is_hidden()  # tanh units fill ±1: nothing to explain
+    page.get_by_test_id("activation").select_option("relu")
+    page.get_by_test_id("init").select_option("identity")
+    set_range(page, "recurrent-scale", 4)
+    note.wait_for(state="visible", timeout=20000)
+    title = page.evaluate("() => document.getElementById('prediction').layout.title.text")
+    text = note.inner_text()
+    context.close()
+    assert "grow without bound" in text and "e+" in text
+    assert re.search(r"loss -?\d\.\d{2}e\+\d+", title), title  # not sixteen digits
+    assert errors == []
 
 
 def test_phone_layout_has_no_sideways_scroll(browser, server_url, artifacts):

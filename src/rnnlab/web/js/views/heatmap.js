@@ -3,7 +3,7 @@
 // specs come from the server (rnnlab.viz); this view masks the future steps and marks the current one.
 
 import { store } from "../store.js";
-import { el } from "../format.js";
+import { el, num } from "../format.js";
 import { render, stepMarker } from "../plot.js";
 import { HIGHLIGHT } from "../theme.js";
 
@@ -30,6 +30,7 @@ function masked(spec, values, step) {
 
 export function initHeatmap() {
   const hidden = document.getElementById("hidden-heatmap");
+  const note = document.getElementById("heatmap-scale-note");
   const gatesRoot = document.getElementById("gates");
   let gateButtons = null;
   let gatePlot = null;
@@ -41,7 +42,19 @@ export function initHeatmap() {
     spec.layout.annotations = []; // the legend is in the panel's header
     hidden.dataset.step = String(s.step);
     render(hidden, spec);
+    scaleNote(s.trace);
     drawGate(s);
+  };
+
+  // unbounded units (ReLU) that explode: the colours span the largest |h|, and the rest looks white
+  const scaleNote = (trace) => {
+    const zmax = trace.figures.hidden.data[0].zmax;
+    note.hidden = !(zmax > 100);
+    if (note.hidden) return;
+    const peak = trace.hidden.findIndex((row) => row.some((v) => Math.abs(v) >= zmax));
+    note.textContent = `The colours span ±${num(zmax, 1)}, the largest |h| (at step ${peak}). The activations grow ` +
+      "without bound, so the earlier steps look white next to it: the recurrent weights explode. " +
+      "A smaller recurrent weight scale or tanh keeps them in range.";
   };
 
   const drawGate = (s) => {

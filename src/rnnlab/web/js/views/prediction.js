@@ -4,6 +4,7 @@
 import { store } from "../store.js";
 import { render, stepMarker } from "../plot.js";
 import { HIGHLIGHT } from "../theme.js";
+import { num } from "../format.js";
 
 export function initPrediction() {
   const root = document.getElementById("prediction");
@@ -22,7 +23,7 @@ export function initPrediction() {
       shapes: [stepMarker(s.step, HIGHLIGHT)],
       xaxis: { ...spec.layout.xaxis, range: [-0.5, T - 0.5] },
     };
-    const loss = s.trace.loss === null ? "overflow" : s.trace.loss.toFixed(4);
+    const loss = s.trace.loss === null ? "overflow" : num(s.trace.loss, 4); // 1.86e+15, not 16 digits
     const title = `Prediction against target · loss ${loss}${s.trace.network.steps_trained ? " (trained)" : ""}`;
     layout.title = { ...spec.layout.title, text: title };
     render(root, { data, layout });
