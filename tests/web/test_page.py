@@ -306,8 +306,12 @@ def test_exploding_activations_are_named_under_the_heatmap_and_the_loss_stays_sh
     note.wait_for(state="visible", timeout=20000)
     title = page.evaluate("() => document.getElementById('prediction').layout.title.text")
     text = note.inner_text()
+    page.wait_for_function("() => document.querySelector('#math-forward msup') !== null", timeout=20000)
+    long_numbers = page.evaluate("""() => [...document.querySelectorAll('#math-forward mn, #math-bptt mn')]
+        .map((n) => n.textContent).filter((t) => /\\d{7,}/.test(t))""")  # big numbers as m × 10^e
     context.close()
     assert "grow without bound" in text and "e+" in text
+    assert long_numbers == []
     assert re.search(r"loss -?\d\.\d{2}e\+\d+", title), title  # not sixteen digits
     assert errors == []
 

@@ -31,10 +31,32 @@ export function mo(s, attrs = {}) {
 export function mn(value, digits = 3) {
   const node = document.createElementNS(NS, "mn");
   if (typeof value === "number") {
+    if (Number.isFinite(value) && Math.abs(value) >= 1e4) return scientific(value);
     node.textContent = Number.isFinite(value) ? (value < 0 ? "−" : "") + Math.abs(value).toFixed(digits) : "∞";
   } else {
     node.textContent = value;
   }
+  return node;
+}
+
+// a large number as m × 10^e (three significant digits), not a row of digits: 1.40 × 10⁸
+function scientific(value) {
+  const e = Math.floor(Math.log10(Math.abs(value)));
+  let m = Math.abs(value) / 10 ** e;
+  let exp = e;
+  if (Number(m.toFixed(2)) >= 10) { m /= 10; exp += 1; } // 9.999 rounds up to 10.00
+  const node = document.createElementNS(NS, "mrow");
+  const mant = document.createElementNS(NS, "mn");
+  mant.textContent = (value < 0 ? "−" : "") + m.toFixed(2);
+  const times = document.createElementNS(NS, "mo");
+  times.textContent = "×";
+  const power = document.createElementNS(NS, "msup");
+  const ten = document.createElementNS(NS, "mn");
+  ten.textContent = "10";
+  const ex = document.createElementNS(NS, "mn");
+  ex.textContent = String(exp);
+  power.append(ten, ex);
+  node.append(mant, times, power);
   return node;
 }
 
