@@ -92,6 +92,36 @@ def test_gradient_check_catches_a_wrong_gradient(monkeypatch):
     assert not report["ok"] and report["max_relative_error"] > 1e-3
 
 
+def test_where_finite_differences_cannot_judge_the_check_says_so_instead_of_blaming_bptt():
+    """An exploding ReLU network (loss ~1e14): some finite differences move with their own step size or
+    sink below the loss's rounding. Those parameters are named; the rest still agree to 1e-6."""
+    report = gradient_check(LabSpec(seq_len=30, hidden_size=16, activation="relu", init="identity",
+                                    recurrent_scale=4.0), "rnn")
+    rows = {r["name"]: r for r in report["parameters"]}
+    assert report["loss"] > 1e10 and report["ok"]
+    assert report["unresolved"] and all(not rows[name]["resolvable"] for name in report["unresolved"])
+    judged = [r for r in report["parameters"] if r["resolvable"]]
+    assert len(judged) >= 3 and all(r["relative_error"] < 1e-6 for r in judged)
+    calm = gradient_check(LabSpec(seq_len=12, hidden_size=6, activation="relu"), "rnn")
+    assert calm["ok"] and calm["unresolved"] == [] and all(r["resolvable"] for r in calm["parameters"])
+
+
+def test_a_wrong_gradient_is_caught_even_where_other_parameters_cannot_be_judged(monkeypatch):
+    from rnnlab.tasks import memory
+
+    original = memory.MemoryModel.loss_and_grads
+
+    def wrong(self, batch):
+        result, grads, g = original(self, batch)
+        grads["rnn.weight_ih_l0"] = grads["rnn.weight_ih_l0"] * 1.01
+        return result, grads, g
+
+    monkeypatch.setattr(memory.MemoryModel, "loss_and_grads", wrong)
+    report = gradient_check(LabSpec(seq_len=30, hidden_size=16, activation="relu", init="identity",
+                                    recurrent_scale=4.0), "rnn")
+    assert not report["ok"]
+
+
 @pytest.mark.parametrize(
     "kwargs,message",
     [

@@ -94,6 +94,27 @@ def test_gradient_check_shows_bptt_beside_finite_differences(section, artifacts)
     assert errors == []
 
 
+def test_an_exploding_network_check_names_what_finite_differences_cannot_judge(browser, server_url):
+    context, page, errors = open_page(browser, server_url + "/#vanishing")
+    page.wait_for_selector("[data-testid=gradient-remedies] table", timeout=30000)
+    page.get_by_test_id("gradient-activation").select_option("relu")
+    page.get_by_test_id("gradient-init").select_option("identity")
+    set_range(page, "gradient-seq-len", 30)
+    set_range(page, "gradient-scale", 4)
+    page.wait_for_function("() => document.querySelector('[data-testid=gradient-why]').innerText.includes('4.000 ×')",
+                           timeout=20000)
+    why = page.get_by_test_id("gradient-why").inner_text()
+    page.get_by_test_id("gradient-check").click()
+    badge = page.locator("[data-testid=gradient-check-result] .badge")
+    badge.wait_for(timeout=30000)
+    text, kind = badge.inner_text(), badge.get_attribute("class")
+    context.close()
+    assert "spectral radius of W_hh times the mean act′: 4.000 ×" in why  # the RNN's growth per step, from its numbers
+    assert "agree on every parameter they can judge" in text and "cannot judge" in text and "warn" in kind
+    assert "DISAGREE" not in text
+    assert errors == []
+
+
 @pytest.mark.parametrize("plot_id", ["gradient-norms", "gradient-product"])
 def test_legend_and_axis_title_do_not_overlap(section, plot_id):
     """The running-product plot's legend once sat on top of its 'time step t' axis title."""

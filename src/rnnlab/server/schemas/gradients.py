@@ -91,6 +91,10 @@ class ParameterCheck(BaseModel):
     relative_error: Num
     analytic: list[Num] = Field(description="hand-written BPTT gradient of those entries")
     numeric: list[Num] = Field(description="finite-difference gradient of those entries")
+    finite_difference_spread: Num = Field(description="relative change of the finite differences when their step is "
+                                                       "halved")
+    resolvable: bool = Field(description="finite differences can judge this parameter: they do not move with the "
+                                         "step size, and the loss's float64 rounding stays below the tolerance")
 
 
 class CheckResponse(BaseModel):
@@ -99,7 +103,9 @@ class CheckResponse(BaseModel):
     parameters: list[ParameterCheck]
     max_relative_error: Num
     tolerance: float
-    ok: bool
+    ok: bool = Field(description="every parameter finite differences can judge agrees within the tolerance")
+    unresolved: list[str] = Field(description="parameters finite differences cannot judge here, whose values differ")
+    loss: Num = Field(description="the loss at the checked point (float64)")
     method: str
     num_params: int
     global_norm: Num

@@ -173,10 +173,20 @@ function drawWhy(data, cell) {
     ["parameter-gradient norm (after clipping)", `${num(c.param_norm, 3)} (${num(c.param_norm_clipped, 3)})`],
   ];
   const first = Object.entries(c.factor_means)[0];
-  const explain = first && first[1] !== null
-    ? `Each step multiplies the gradient by a Jacobian built from W_hh and these factors. With a ${FACTOR_LABEL[first[0]].split(" (")[0]} of ${num(first[1], 3)}, ` +
-      `${num(first[1], 3)}^${T - 1} = ${sci(first[1] ** (T - 1))}: products of factors below 1 shrink exponentially, above 1 they explode.`
-    : "";
+  let explain = "";
+  if (cell === "rnn" && first && first[1] !== null && c.spectral_radius[0] !== null) {
+    // the vanilla RNN's step Jacobian is diag(act'(a_t)) W_hh; over many steps the product grows or
+    // shrinks about as (spectral radius of W_hh x mean act')^steps
+    const step = c.spectral_radius[0] * first[1];
+    explain = `Each step multiplies the gradient by diag(act′(a_t)) W_hh. Over many steps that product grows or ` +
+      `shrinks about as the spectral radius of W_hh times the mean act′: ${num(c.spectral_radius[0], 3)} × ` +
+      `${num(first[1], 3)} = ${num(step, 3)} per step, and ${num(step, 3)}^${T - 1} = ${sci(step ** (T - 1))}. ` +
+      "Products of factors below 1 shrink exponentially, above 1 they explode.";
+  } else if (first && first[1] !== null) {
+    explain = `Each step multiplies the gradient by a Jacobian built from W_hh and these factors. With a ` +
+      `${FACTOR_LABEL[first[0]].split(" (")[0]} of ${num(first[1], 3)}, ${num(first[1], 3)}^${T - 1} = ` +
+      `${sci(first[1] ** (T - 1))}: products of factors below 1 shrink exponentially, above 1 they explode.`;
+  }
   nodes.why.replaceChildren(
     el("table", { class: "grad-table" }, rows.map(([k, v]) => el("tr", {}, el("th", { text: k }), el("td", { text: v })))),
     el("p", { class: "help", text: explain + (c.exact_paths ? "" : " (With skip or attention on, the Jacobians describe the plain recurrence only; the gradient also takes the short paths.)") }));
@@ -245,13 +255,26 @@ async function runCheck() {
 function drawCheck(state) {
   const r = state.gradCheck;
   if (!r) { ctx.nodes.checkOut.replaceChildren(); return; }
-  const verdict = r.ok ? "agree" : "DISAGREE";
-  const head = el("p", { class: r.ok ? "badge ok" : "badge error",
-    text: `${LABEL[r.cell]}, T = ${r.spec.seq_len}, H = ${r.spec.hidden_size}: BPTT and finite differences ${verdict} ` +
-      `(largest relative error ${sci(r.max_relative_error)}, tolerance ${sci(r.tolerance)}; ${r.method}).` });
+  const what = `${LABEL[r.cell]}, T = ${r.spec.seq_len}, H = ${r.spec.hidden_size}`;
+  let text;
+  if (!r.ok) {
+    text = `${what}: BPTT and finite differences DISAGREE (largest relative error ${sci(r.max_relative_error)}, ` +
+      `tolerance ${sci(r.tolerance)}; ${r.method}).`;
+  } else if (r.unresolved.length) {
+    // an exploding or kinked network: finite differences themselves cannot be trusted for some parameters
+    text = `${what}: BPTT and finite differences agree on every parameter they can judge (tolerance ` +
+      `${sci(r.tolerance)}; ${r.method}). For ${r.unresolved.join(", ")} they cannot judge: with the loss at ` +
+      `${sci(r.loss)} they change with their own step size or fall below the loss's rounding, so their numbers there ` +
+      "say nothing about BPTT. Lower the recurrent scale to check those too.";
+  } else {
+    text = `${what}: BPTT and finite differences agree (largest relative error ${sci(r.max_relative_error)}, ` +
+      `tolerance ${sci(r.tolerance)}; ${r.method}).`;
+  }
+  const head = el("p", { class: !r.ok ? "badge error" : r.unresolved.length ? "badge warn" : "badge ok", text });
   const table = el("table", { class: "grad-table grad-check" },
     el("tr", {}, ["parameter", "relative error", "BPTT (first entries)", "finite differences"].map((t) => el("th", { text: t }))),
-    r.parameters.map((p) => el("tr", {}, el("th", { text: `${p.name} ${p.shape.join("×")}` }), el("td", { text: sci(p.relative_error) }),
+    r.parameters.map((p) => el("tr", {}, el("th", { text: `${p.name} ${p.shape.join("×")}` }),
+      el("td", { text: sci(p.relative_error) + (p.resolvable ? "" : " (cannot judge)") }),
       el("td", { class: "mono", text: p.analytic.slice(0, 3).map(exact).join("  ") }),
       el("td", { class: "mono", text: p.numeric.slice(0, 3).map(exact).join("  ") }))));
   ctx.nodes.checkOut.replaceChildren(head, table);
