@@ -109,9 +109,16 @@ def kill_while_saving(path, kills: int, direct: bool, seed: int, stop_at_first_l
 
 def test_fifty_kills_during_atomic_saves_never_lose_the_previous_checkpoint(tmp_path):
     stats = kill_while_saving(tmp_path / "m.safetensors", KILLS, direct=False, seed=7)
+    # At least half of the first fifty kills should land inside a save; on a loaded machine fork
+    # start-up eats into the kill window (22 of 50 were once seen), so then kill again, up to 150 in all.
+    for seed in (8, 9):
+        if stats["mid_save"] >= KILLS // 2:
+            break
+        more = kill_while_saving(tmp_path / "m.safetensors", KILLS, direct=False, seed=seed)
+        stats = {k: stats[k] + more[k] for k in ("kills", "lost", "mid_save", "saves", "errors")}
     assert stats["kills"] >= 50
     assert stats["lost"] == 0, stats["errors"][:5]
-    assert stats["mid_save"] >= KILLS // 2, stats  # most kills landed inside a save
+    assert stats["mid_save"] >= KILLS // 2, stats  # that many kills landed inside a save
     # some kills came after completed saves of the same child, so "went back" was checked (timing-
     # dependent: fork start-up on a loaded machine eats into the kill window; 2 of 50 were seen with
     # another job on the second core, 5-20 on an idle machine)
