@@ -197,9 +197,11 @@ def test_training_in_the_page_draws_a_loss_curve_and_marks_the_weights_trained(a
     assert drawn and drawn.count("L") > 2  # the line is drawn, not only the axes
     # the log axis's labels read as the numbers they stand for: from the top down, each smaller
     ticks = page.evaluate("""() => [...document.querySelectorAll('[data-testid=loss-curve] .ytick text')]
-        .map((t) => [t.getBoundingClientRect().top, t.textContent])""")
-    values = [float(text.replace("\u2212", "-")) for _, text in sorted(ticks)]
-    assert len(values) >= 2 and all(a > b for a, b in zip(values, values[1:])), [text for _, text in sorted(ticks)]
+        .map((t) => { const r = t.getBoundingClientRect(); return [r.top, r.bottom, t.textContent]; })""")
+    ticks.sort()
+    values = [float(text.replace("\u2212", "-")) for _, _, text in ticks]
+    assert len(values) >= 2 and all(a > b for a, b in zip(values, values[1:])), [t[2] for t in ticks]
+    assert all(upper[1] <= lower[0] + 1 for upper, lower in zip(ticks, ticks[1:])), ticks  # no label on another
     assert watch.errors == []
 
 

@@ -81,9 +81,10 @@ def entropy_curve(temperatures, entropies, **kw):
 
 
 # ---- training ----------------------------------------------------------------------------------
-# A log axis labelled 1, 2, 5 times powers of ten in full ("0.05", "20"): Plotly's default labels the
-# 2s and 5s between decades as bare "2" and "5", which read as two and five.
-LOG_TICKS = {"type": "log", "dtick": "D2", "tickformat": "~g"}
+# A log axis whose labels are the numbers in full ("0.05", "20"): Plotly's default labels the 2s and 5s
+# between decades as bare "2" and "5", which read as two and five.  The tick spacing stays Plotly's own
+# (decades over a wide range, 1-2-5 steps over a narrow one), so a small chart is never crowded.
+LOG_TICKS = {"type": "log", "tickformat": "~g"}
 
 
 def loss_curve_spec(steps=(), losses=(), *, title: str = "Training loss", log_y: bool = True,
