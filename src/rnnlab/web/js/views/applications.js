@@ -115,10 +115,15 @@ function languageModel(opts) {
         const unit = r.level === "char" ? "characters" : "words";
         let message = `${m.stopped ? "Stopped" : "Trained"} after ${r.steps} steps (${r.seconds.toFixed(1)} s): best validation ` +
           `perplexity ${num(r.perplexity, 1)} (${r.vocab_size} ${unit} in its vocabulary), at step ${r.best_step}; Generate uses the network of that step.`;
-        if (r.last_val_loss !== null && r.best_step < r.steps && r.last_val_loss > r.val_loss + 0.1) {
+        const rise = r.last_val_loss === null || r.best_step >= r.steps ? 0 : r.last_val_loss - r.val_loss;
+        if (rise > 1) { // far past the best step: it memorized
           message += ` After it the network learned its training text by heart: the validation loss rose from ${num(r.val_loss)} ` +
             `to ${num(r.last_val_loss)} nats (overfitting). The last sample comes from the last step and recites the text; ` +
             "more text, fewer units or less training time give a network that generalizes.";
+        } else if (rise > 0.1) {
+          message += ` After it the validation loss rose from ${num(r.val_loss)} to ${num(r.last_val_loss)} nats while the ` +
+            "training loss kept falling: the network began to fit its training text rather than the language (overfitting). " +
+            "The last sample comes from that later network.";
         }
         curve.best = r.best_step;
         draw();
