@@ -55,13 +55,14 @@ def _read_all(fd: int) -> str:
     return b"".join(chunks).decode()
 
 
-def kill_while_saving(path, kills: int, direct: bool, seed: int, stop_at_first_loss: bool = False) -> dict:
+def kill_while_saving(path, kills: int, direct: bool, seed: int, stop_at_first_loss: bool = False,
+                      span_scale: float = 1.0) -> dict:
     """Run `kills` save-and-kill rounds on one path; count the rounds that lost the checkpoint."""
     rng = random.Random(seed)
     t0 = time.perf_counter()
     for _ in range(3):
         save_checkpoint(path, {"w": np.full(N, 0, dtype=np.int64)}, {"i": 0})  # (N,)
-    span = min(0.5, 4 * (time.perf_counter() - t0) / 3)  # kill within about four saves
+    span = min(0.5, 4 * (time.perf_counter() - t0) / 3) * span_scale  # kill within about four saves
     last_finished = 0
     stats = {"kills": 0, "lost": 0, "mid_save": 0, "saves": 0, "errors": [], "span": span}
     for round_ in range(kills):
@@ -109,12 +110,14 @@ def kill_while_saving(path, kills: int, direct: bool, seed: int, stop_at_first_l
 
 def test_fifty_kills_during_atomic_saves_never_lose_the_previous_checkpoint(tmp_path):
     stats = kill_while_saving(tmp_path / "m.safetensors", KILLS, direct=False, seed=7)
-    # At least half of the first fifty kills should land inside a save; on a loaded machine fork
-    # start-up eats into the kill window (22 of 50 were once seen), so then kill again, up to 150 in all.
+    # The test has power only if many kills land inside a save and some after a finished one. On a
+    # loaded machine the timing shifts (22 of 50 mid-save once; another time no save finished), so then
+    # kill again, up to 150 kills in all, with a wider window when no save had finished.
     for seed in (8, 9):
-        if stats["mid_save"] >= KILLS // 2:
+        if stats["mid_save"] >= KILLS // 2 and stats["saves"] >= 1:
             break
-        more = kill_while_saving(tmp_path / "m.safetensors", KILLS, direct=False, seed=seed)
+        more = kill_while_saving(tmp_path / "m.safetensors", KILLS, direct=False, seed=seed,
+                                 span_scale=1.0 if stats["saves"] else 3.0)
         stats = {k: stats[k] + more[k] for k in ("kills", "lost", "mid_save", "saves", "errors")}
     assert stats["kills"] >= 50
     assert stats["lost"] == 0, stats["errors"][:5]
