@@ -76,18 +76,23 @@ def test_gradient_check_agrees_with_finite_differences(cell):
     assert len(row["analytic"]) == len(row["numeric"]) == len(row["entries"]) <= 12
 
 
-def test_gradient_check_catches_a_wrong_gradient(monkeypatch):
-    """If BPTT were wrong the check would say so: scale the analytic gradient of W_hh by 1.01."""
+def make_gradient_wrong(monkeypatch, name: str) -> None:
+    """BPTT as if it had a bug: the analytic gradient of one parameter scaled by 1.01."""
     from rnnlab.tasks import memory
 
     original = memory.MemoryModel.loss_and_grads
 
     def wrong(self, batch):
         result, grads, g = original(self, batch)
-        grads["rnn.weight_hh_l0"] = grads["rnn.weight_hh_l0"] * 1.01
+        grads[name] = grads[name] * 1.01
         return result, grads, g
 
     monkeypatch.setattr(memory.MemoryModel, "loss_and_grads", wrong)
+
+
+def test_gradient_check_catches_a_wrong_gradient(monkeypatch):
+    """If BPTT were wrong the check would say so."""
+    make_gradient_wrong(monkeypatch, "rnn.weight_hh_l0")
     report = gradient_check(LabSpec(seq_len=8, hidden_size=4), "lstm")
     assert not report["ok"] and report["max_relative_error"] > 1e-3
 
@@ -107,16 +112,7 @@ def test_where_finite_differences_cannot_judge_the_check_says_so_instead_of_blam
 
 
 def test_a_wrong_gradient_is_caught_even_where_other_parameters_cannot_be_judged(monkeypatch):
-    from rnnlab.tasks import memory
-
-    original = memory.MemoryModel.loss_and_grads
-
-    def wrong(self, batch):
-        result, grads, g = original(self, batch)
-        grads["rnn.weight_ih_l0"] = grads["rnn.weight_ih_l0"] * 1.01
-        return result, grads, g
-
-    monkeypatch.setattr(memory.MemoryModel, "loss_and_grads", wrong)
+    make_gradient_wrong(monkeypatch, "rnn.weight_ih_l0")
     report = gradient_check(LabSpec(seq_len=30, hidden_size=16, activation="relu", init="identity",
                                     recurrent_scale=4.0), "rnn")
     assert not report["ok"]
