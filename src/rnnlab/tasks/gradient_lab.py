@@ -187,7 +187,7 @@ def gradient_check(spec: LabSpec, cell: str, entries: int = 12) -> dict:
         _, grads, _ = model.loss_and_grads(batch)
         L = loss()
         # the smallest change of L that float64 can show, over the step: what finite differences cannot see
-        floor = np.finfo(np.float64).eps * abs(L) / (1e-4 if smooth else 1e-6) if math.isfinite(L) else math.inf
+        floor = np.finfo(np.float64).eps * abs(L) / _step_size(smooth) if math.isfinite(L) else math.inf
         for name, value in model.params.items():
             flat = value.reshape(-1)
             picked = np.sort(rng.choice(flat.size, size=min(entries, flat.size), replace=False))  # (n,)
@@ -211,9 +211,14 @@ def gradient_check(spec: LabSpec, cell: str, entries: int = 12) -> dict:
     ok = all(r["relative_error"] is not None and r["relative_error"] < tol for r in judged)  # none judged wrong
     return {"cell": cell, "spec": spec.to_dict(), "parameters": rows, "max_relative_error": worst,
             "tolerance": tol, "ok": ok, "unresolved": unresolved, "loss": _num(L),
-            "method": ("five-point stencil, eps 1e-4" if smooth
-                       else "central difference, eps 1e-6 (ReLU: piecewise linear)"),
+            "method": (f"five-point stencil, eps {_step_size(True):g}" if smooth
+                       else f"central difference, eps {_step_size(False):g} (ReLU: piecewise linear)"),
             "num_params": int(sum(v.size for v in model.params.values())), "global_norm": _num(global_norm(grads))}
+
+
+def _step_size(smooth: bool) -> float:
+    """The finite-difference step: 1e-4 for the five-point stencil, 1e-6 on a ReLU network's linear pieces."""
+    return 1e-4 if smooth else 1e-6
 
 
 def _central_difference(f, flat: np.ndarray, j: int, smooth: bool = True, step: float = 1.0) -> float:
@@ -230,10 +235,11 @@ def _central_difference(f, flat: np.ndarray, j: int, smooth: bool = True, step: 
     step would cross the kinks, where the derivative jumps) and is exact up to rounding.
     """
     old = flat[j]
+    eps = _step_size(smooth) * step
     if smooth:
-        eps, ks, weights, denom = 1e-4 * step, (2, 1, -1, -2), (-1, 8, -8, 1), 12
+        ks, weights, denom = (2, 1, -1, -2), (-1, 8, -8, 1), 12
     else:
-        eps, ks, weights, denom = 1e-6 * step, (1, -1), (1, -1), 2
+        ks, weights, denom = (1, -1), (1, -1), 2
     total = 0.0
     for k, w in zip(ks, weights):
         flat[j] = old + k * eps
